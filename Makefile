@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# OpenTOE: out-of-tree build, checks, tests and demo.
+#
+#   make            build toe.ko and toesim.ko against the Debian 6.1 headers
+#   make check      checkpatch --strict, sparse, coccicheck, kernel-doc
+#   make test       build, check, then the kselftests in a QEMU guest
+#   make demo       boot a guest and show what the framework does today
+#
+# KDIR selects the kernel build tree; by default the newest installed
+# Debian 6.1 headers (the ABI number moves with security updates).
+
+SHELL	:= /bin/bash
+TOP	:= $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+KVER	?= $(shell $(TOP)/scripts/kver.sh 2>/dev/null)
+KDIR	?= /lib/modules/$(KVER)/build
+OUT	?= $(TOP)/out
+
+KMAKE	= $(MAKE) -C $(KDIR) M=$(TOP) CONFIG_TOE=m CONFIG_TOESIM=m W=1
+
+.PHONY: all modules deps check test demo clean bench dkms vm-selftest
+
+all: modules
+
+deps:
+	@$(TOP)/scripts/deps.sh
+
+modules: deps
+	@mkdir -p $(OUT)
+	@set -o pipefail; $(KMAKE) modules 2>&1 | tee $(OUT)/build.log
+	@if grep -E 'warning:|error:' $(OUT)/build.log; then \
+		echo "build: compiler warnings are errors here" >&2; exit 1; fi
+
+check: modules
+	@$(TOP)/scripts/check.sh
+
+test: modules check
+	@$(TOP)/scripts/run-tests.sh
+
+demo: modules
+	@$(TOP)/scripts/demo.sh
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(TOP) clean
+	rm -rf $(OUT)
