@@ -12,7 +12,6 @@
 #include <net/toe_hook.h>
 
 DEFINE_STATIC_KEY_FALSE(toe_established_key);
-EXPORT_SYMBOL_GPL(toe_established_key);
 
 /* Written under toe_hook_mutex, read under RCU from TCP. */
 static void (__rcu *toe_established_fn)(struct sock *sk);

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * TCP Offload Engine (TOE) framework: the driver-facing API.
+ *
+ * A TOE vendor driver allocates a &struct toedev with toedev_alloc(),
+ * fills in its &struct toedev_ops, registers it with register_toedev(),
+ * and binds it to the net_devices (ports) it serves with toedev_bind().
+ * The core then delivers stack events (neighbour, redirect, link, MTU and
+ * address changes) to the device and, once an administrator enables it,
+ * hands established TCP connections on those ports to the engine.
+ *
+ * Locking, in the order it nests:
+ *  - RTNL, taken by the core around port binding and netdev events;
+ *  - toe_mutex (internal), which serialises registration, activation and
+ *    binding, and protects the device list;
+ *  - per-socket lock_sock() for connection operations.
+ * Lookups on hot paths (net_device -> toedev) are RCU only.
+ */
+#ifndef _NET_TOE_H
+#define _NET_TOE_H
+
+#include <linux/device.h>
+#include <linux/list.h>
+#include <linux/netdevice.h>
+#include <linux/notifier.h>
+#include <linux/refcount.h>
+#include <linux/types.h>
+#include <linux/u64_stats_sync.h>
+#include <linux/wait.h>
+
+struct neighbour;
+struct netevent_redirect;
+struct sk_buff;
+struct sock;
+struct toedev;
+
+#define TOEDEV_NAMSIZ		16
+#define TOEDEV_MAX_PORTS	16
+
+/**
+ * enum toedev_reg_state - registration state of a &struct toedev
+ * @TOEDEV_UNINITIALIZED: allocated, not registered
+ * @TOEDEV_REGISTERED: registered and visible
+ * @TOEDEV_UNREGISTERING: unregister_toedev() is running
+ * @TOEDEV_UNREGISTERED: unregistered, waiting to be freed
+ */
+enum toedev_reg_state {
+	TOEDEV_UNINITIALIZED,
+	TOEDEV_REGISTERED,
+	TOEDEV_UNREGISTERING,
+	TOEDEV_UNREGISTERED,
+};
+
+/* Address families a device can offload (&toedev.families). */
+#define TOE_FAMILY_IPV4		BIT(0)
+#define TOE_FAMILY_IPV6		BIT(1)
+#define TOE_FAMILY_ALL		(TOE_FAMILY_IPV4 | TOE_FAMILY_IPV6)
+
+/**
+ * enum toe_port_change - what changed on a bound port
+ * @TOE_PORT_UP: the net_device came up (NETDEV_UP)
+ * @TOE_PORT_DOWN: the net_device went down (NETDEV_DOWN); the core has
+ *	already handed back every connection using it
+ * @TOE_PORT_MTU: the device MTU changed (NETDEV_CHANGEMTU)
+ * @TOE_PORT_ADDR: the device MAC address changed (NETDEV_CHANGEADDR)
+ * @TOE_PORT_NETNS: the device moved to another network namespace; its
+ *	connections have been handed back in the old namespace
+ */
+enum toe_port_change {
+	TOE_PORT_UP,
+	TOE_PORT_DOWN,
+	TOE_PORT_MTU,
+	TOE_PORT_ADDR,
+	TOE_PORT_NETNS,
+};
+
+/**
+ * enum toe_handback_reason - why a connection returns to Linux TCP
+ * @TOE_HB_FIN: a FIN was sent or received
+ * @TOE_HB_RST: a RST was sent or received
+ * @TOE_HB_ERROR: the engine reported an error on the connection
+ * @TOE_HB_LOW_RATE: the connection stayed below the policy's rate
+ * @TOE_HB_DEV_DOWN: the port went down or the device was disabled
+ * @TOE_HB_UNREGISTER: the device is being unregistered (driver unload)
+ * @TOE_HB_TABLE: the engine needs the connection table slot back
+ * @TOE_HB_ADMIN: an administrator asked for it
+ * @TOE_HB_URGENT: urgent data, which the engine does not carry
+ * @TOE_HB_SOCKOPT: a socket option the engine cannot honour
+ * @TOE_HB_MAX: number of reasons
+ */
+enum toe_handback_reason {
+	TOE_HB_FIN,
+	TOE_HB_RST,
+	TOE_HB_ERROR,
+	TOE_HB_LOW_RATE,
+	TOE_HB_DEV_DOWN,
+	TOE_HB_UNREGISTER,
+	TOE_HB_TABLE,
+	TOE_HB_ADMIN,
+	TOE_HB_URGENT,
+	TOE_HB_SOCKOPT,
+	TOE_HB_MAX,
+};
+
+/**
+ * struct toe_tcp_state - TCP state exchanged at handover and handback
+ * @snd_una: first unacknowledged sequence number
+ * @snd_nxt: next sequence number to send
+ * @write_seq: sequence number after the last byte queued by the user
+ * @rcv_nxt: next sequence number expected from the peer
+ * @copied_seq: first sequence number not yet read by the user
+ * @snd_wnd: peer's advertised window, already scaled
+ * @rcv_wnd: our advertised window
+ * @snd_wscale: shift applied to the peer's window field
+ * @rcv_wscale: shift applied to our window field
+ * @mss: effective send MSS (without options)
+ * @ts_ok: timestamps were negotiated
+ * @sack_ok: SACK was negotiated
+ * @ts_recent: last timestamp value received from the peer
+ * @tsoffset: offset added to the local clock for TSval
+ * @srtt_us: smoothed RTT in microseconds, 0 if unknown
+ *
+ * The sequence numbers obey snd_una <= snd_nxt <= write_seq and
+ * copied_seq <= rcv_nxt (mod 2^32).
+ */
+struct toe_tcp_state {
+	u32 snd_una;
+	u32 snd_nxt;
+	u32 write_seq;
+	u32 rcv_nxt;
+	u32 copied_seq;
+	u32 snd_wnd;
+	u32 rcv_wnd;
+	u8 snd_wscale;
+	u8 rcv_wscale;
+	u16 mss;
+	bool ts_ok;
+	bool sack_ok;
+	u32 ts_recent;
+	u32 tsoffset;
+	u32 srtt_us;
+};
+
+/**
+ * struct toedev_ops - what a TOE driver implements
+ *
+ * Unless said otherwise, the core never calls two of these concurrently
+ * for the same connection, and never calls an op after close() returned
+ * for connection ops, or after unregister_toedev() returned for any op.
+ * Ops marked optional may be left NULL: register_toedev() installs a
+ * default, so the core never tests for NULL on hot paths.
+ *
+ * @open: the administrator enabled the device. Set up the engine so that
+ *	connect() may follow. Required.
+ *	Context: process; may sleep; RTNL and toe_mutex held.
+ *	Return: 0, or a negative errno; the device stays disabled on error.
+ *
+ * @close: the device is being disabled (administratively, or before
+ *	unregistration). Every connection has been handed back before this
+ *	is called; stop the engine. Required.
+ *	Context: process; may sleep; RTNL and toe_mutex held.
+ *
+ * @can_offload: may this established socket be offloaded now? A cheap
+ *	test of the engine's capabilities (family, options in use, route).
+ *	Optional; the default says yes.
+ *	Context: process; socket locked; must not sleep.
+ *	Return: true to proceed with connect().
+ *
+ * @connect: take over an established connection: install @st and the
+ *	4-tuple of @sk in the engine and start steering its frames there.
+ *	Required.
+ *	Context: process; socket locked; may sleep.
+ *	Return: 0; -ENOSPC when the connection table is full (the
+ *	connection simply stays in software); any other negative errno on
+ *	failure. On error the engine keeps no state for @sk.
+ *
+ * @send: queue @skb, a linear or paged buffer of payload bytes that
+ *	continues the connection's byte stream, for transmission. The
+ *	driver owns @skb from the call on, whatever it returns. Required.
+ *	Context: process; socket locked; must not sleep.
+ *	Return: 0, or a negative errno (the connection is then handed back).
+ *
+ * @recv: the application consumed @copied bytes of received data; the
+ *	engine may open its receive window. Optional.
+ *	Context: process; socket locked; must not sleep.
+ *
+ * @handback: stop carrying @sk's data path and write the engine's view of
+ *	the connection into @st. After it returns the engine sends nothing
+ *	for @sk and steers no more frames to it; bytes the engine received
+ *	but did not deliver, and bytes it owns but the peer has not
+ *	acknowledged, are returned through the socket layer, not dropped.
+ *	Required.
+ *	Context: process; socket locked; may sleep.
+ *	Return: 0, or a negative errno if the state is lost (the core then
+ *	resets the connection).
+ *
+ * @ctl: device-specific control and queries (TOE_CTL_*). Optional; the
+ *	default returns -EOPNOTSUPP.
+ *	Context: process; may sleep; toe_mutex held.
+ *	Return: 0 or a positive value on success, a negative errno on error.
+ *
+ * @neigh_update: the neighbour entry @n on port @dev changed (new link
+ *	address, or state: it may have become invalid, check @n->nud_state
+ *	under @n->lock). The engine refreshes the L2 header it builds for
+ *	every connection using @n. Optional.
+ *	Context: atomic (netevent chain, often softirq); must not sleep.
+ *	The caller holds a reference on @n for the duration of the call.
+ *
+ * @redirect: an ICMP redirect replaced route @r->old by @r->new. Optional.
+ *	Context: atomic; must not sleep.
+ *
+ * @port_change: something changed on bound port @dev (see
+ *	&enum toe_port_change). Optional.
+ *	Context: process; RTNL held; may sleep.
+ */
+struct toedev_ops {
+	int	(*open)(struct toedev *tdev);
+	void	(*close)(struct toedev *tdev);
+	bool	(*can_offload)(struct toedev *tdev, struct sock *sk);
+	int	(*connect)(struct toedev *tdev, struct sock *sk,
+			   const struct toe_tcp_state *st);
+	int	(*send)(struct toedev *tdev, struct sock *sk,
+			struct sk_buff *skb);
+	void	(*recv)(struct toedev *tdev, struct sock *sk, int copied);
+	int	(*handback)(struct toedev *tdev, struct sock *sk,
+			    struct toe_tcp_state *st);
+	int	(*ctl)(struct toedev *tdev, unsigned int cmd, void *arg);
+	void	(*neigh_update)(struct toedev *tdev, struct net_device *dev,
+				struct neighbour *n);
+	void	(*redirect)(struct toedev *tdev, struct net_device *dev,
+			    struct netevent_redirect *r);
+	void	(*port_change)(struct toedev *tdev, struct net_device *dev,
+			       enum toe_port_change what);
+};
+
+/* &toedev_ops.ctl commands. */
+#define TOE_CTL_GET_TABLE_SIZE	1	/* arg: u32 *, table size */
+
+/**
+ * struct toedev_stats - per-device counters, per CPU
+ * @neigh_updates: neighbour updates delivered to the driver
+ * @redirects: redirects delivered to the driver
+ * @port_changes: port changes delivered to the driver
+ * @tap_tx: frames mirrored to packet taps on transmit
+ * @tap_rx: frames mirrored to packet taps on receive
+ * @syncp: protects the counters on 32-bit machines
+ */
+struct toedev_stats {
+	u64_stats_t neigh_updates;
+	u64_stats_t redirects;
+	u64_stats_t port_changes;
+	u64_stats_t tap_tx;
+	u64_stats_t tap_rx;
+	struct u64_stats_sync syncp;
+};
+
+/**
+ * struct toedev - a TCP offload engine
+ * @name: "toe%d" unless the driver named it; unique
+ * @ops: the driver's operations, completed with defaults at registration
+ * @owner: module of the driver, pinned while the device is enabled
+ * @dev: the device model object (/sys/class/toe/<name>); holds the last
+ *	reference to this structure
+ * @list: entry in the device list; protected by toe_mutex, walked under
+ *	RCU by readers
+ * @ports: the bound &struct toe_port list; protected by toe_mutex (and
+ *	RTNL); RCU for readers
+ * @reg_state: &enum toedev_reg_state; written under toe_mutex
+ * @enabled: administratively enabled (open() succeeded); toe_mutex
+ * @families: TOE_FAMILY_* the administrator allows; toe_mutex for writes,
+ *	READ_ONCE() for readers
+ * @supported: TOE_FAMILY_* the driver supports; set before registration
+ * @conn_limit: connection table size (the most connections the engine
+ *	takes); set by the driver; READ_ONCE() for readers
+ * @conn_count: connections offloaded now
+ * @refcnt: references held by users other than the driver (connections,
+ *	lookups that sleep); unregister_toedev() waits for it to reach 1
+ * @wait: woken when @refcnt drops
+ * @stats: per-CPU counters
+ * @rcu: frees the structure after a grace period
+ * @priv: driver private area, sized by toedev_alloc()
+ */
+struct toedev {
+	char			name[TOEDEV_NAMSIZ];
+	const struct toedev_ops	*ops;
+	struct module		*owner;
+	struct device		dev;
+	struct list_head	list;
+	struct list_head	ports;
+	enum toedev_reg_state	reg_state;
+	bool			enabled;
+	u32			families;
+	u32			supported;
+	u32			conn_limit;
+	atomic_t		conn_count;
+	refcount_t		refcnt;
+	wait_queue_head_t	wait;
+	struct toedev_stats __percpu *stats;
+	struct rcu_head		rcu;
+	unsigned long		priv[] __aligned(NETDEV_ALIGN);
+};
+
+/**
+ * toedev_priv() - the driver's private area of a &struct toedev
+ * @tdev: the device
+ *
+ * Return: pointer to the area sized by toedev_alloc().
+ */
+static inline void *toedev_priv(const struct toedev *tdev)
+{
+	return (void *)tdev->priv;
+}
+
+struct toedev *toedev_alloc(size_t priv_size, const struct toedev_ops *ops,
+			    struct module *owner);
+void toedev_free(struct toedev *tdev);
+int register_toedev(struct toedev *tdev);
+void unregister_toedev(struct toedev *tdev);
+
+int toedev_bind(struct toedev *tdev, struct net_device *dev);
+int toedev_unbind(struct toedev *tdev, struct net_device *dev);
+struct toedev *toedev_lookup_rcu(const struct net_device *dev);
+struct toedev *toedev_get_by_name(struct net *net, const char *name);
+void toedev_hold(struct toedev *tdev);
+void toedev_put(struct toedev *tdev);
+
+int toedev_set_enabled(struct toedev *tdev, bool enable);
+int toedev_set_families(struct toedev *tdev, u32 families);
+
+/* Notifier events (register_toedev_notifier()); ptr is the toedev. */
+#define TOEDEV_REGISTER		1
+#define TOEDEV_UNREGISTER	2
+#define TOEDEV_UP		3
+#define TOEDEV_DOWN		4
+
+int register_toedev_notifier(struct notifier_block *nb);
+int unregister_toedev_notifier(struct notifier_block *nb);
+
+void toe_tap_tx(struct toedev *tdev, struct net_device *dev,
+		struct sk_buff *skb);
+void toe_tap_rx(struct toedev *tdev, struct net_device *dev,
+		struct sk_buff *skb);
+
+#endif /* _NET_TOE_H */

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stack events delivered to offload engines: netdev events on bound
+ * ports, and the netevent chain (neighbour updates, redirects).
+ *
+ * An engine builds its own frames from cached neighbour and route state,
+ * so it must hear about every change the software stack acts on. Each
+ * event goes only to the toedev the affected net_device is bound to.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
+#include <net/dst.h>
+#include <net/neighbour.h>
+#include <net/netevent.h>
+#include <net/toe.h>
+
+#include "toe_internal.h"
+
+static void toe_port_change(struct toe_port *port, enum toe_port_change what)
+{
+	struct toedev *tdev = port->tdev;
+
+	ASSERT_RTNL();
+	lockdep_assert_held(&toe_mutex);
+	toedev_stat_inc(tdev, port_changes);
+	tdev->ops->port_change(tdev, port->dev, what);
+}
+
+static int toe_netdev_event(struct notifier_block *nb, unsigned long event,
+			    void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+	struct toe_port *port;
+
+	mutex_lock(&toe_mutex);
+	port = toe_port_lookup_rcu(dev);
+	if (!port)
+		goto out;
+
+	switch (event) {
+	case NETDEV_UP:
+		toe_port_change(port, TOE_PORT_UP);
+		break;
+	case NETDEV_DOWN:
+		toe_port_change(port, TOE_PORT_DOWN);
+		break;
+	case NETDEV_CHANGEMTU:
+		toe_port_change(port, TOE_PORT_MTU);
+		break;
+	case NETDEV_CHANGEADDR:
+		toe_port_change(port, TOE_PORT_ADDR);
+		break;
+	case NETDEV_REGISTER:
+		/* A bound device is registered again only when it moved to
+		 * another namespace: dev_change_net_namespace() sends
+		 * NETDEV_UNREGISTER in the old one (with the device still
+		 * NETREG_REGISTERED, so the port stays) and NETDEV_REGISTER
+		 * in the new one.
+		 */
+		toe_port_change(port, TOE_PORT_NETNS);
+		break;
+	case NETDEV_UNREGISTER:
+		if (dev->reg_state == NETREG_UNREGISTERING) {
+			toe_port_change(port, TOE_PORT_DOWN);
+			toe_port_remove(port);
+		}
+		break;
+	}
+out:
+	mutex_unlock(&toe_mutex);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block toe_netdev_nb = {
+	.notifier_call = toe_netdev_event,
+};
+
+static int toe_netevent(struct notifier_block *nb, unsigned long event,
+			void *ptr)
+{
+	struct netevent_redirect *r;
+	struct toedev *tdev;
+	struct neighbour *n;
+
+	rcu_read_lock();
+	switch (event) {
+	case NETEVENT_NEIGH_UPDATE:
+		n = ptr;
+		tdev = toedev_lookup_rcu(n->dev);
+		if (tdev) {
+			toedev_stat_inc(tdev, neigh_updates);
+			tdev->ops->neigh_update(tdev, n->dev, n);
+		}
+		break;
+	case NETEVENT_REDIRECT:
+		r = ptr;
+		if (!r->new || !r->new->dev)
+			break;
+		tdev = toedev_lookup_rcu(r->new->dev);
+		if (tdev) {
+			toedev_stat_inc(tdev, redirects);
+			tdev->ops->redirect(tdev, r->new->dev, r);
+		}
+		break;
+	}
+	rcu_read_unlock();
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block toe_netevent_nb = {
+	.notifier_call = toe_netevent,
+};
+
+int toe_events_init(void)
+{
+	int err;
+
+	err = register_netevent_notifier(&toe_netevent_nb);
+	if (err)
+		return err;
+	err = register_netdevice_notifier(&toe_netdev_nb);
+	if (err)
+		goto err_unregister_netevent;
+	return 0;
+
+err_unregister_netevent:
+	unregister_netevent_notifier(&toe_netevent_nb);
+	return err;
+}
+
+void toe_events_exit(void)
+{
+	unregister_netdevice_notifier(&toe_netdev_nb);
+	unregister_netevent_notifier(&toe_netevent_nb);
+}
