@@ -152,37 +152,37 @@ struct toe_tcp_state {
  *
  * @open: the administrator enabled the device. Set up the engine so that
  *	connect() may follow. Required.
- *	Context: process; may sleep; RTNL and toe_mutex held.
- *	Return: 0, or a negative errno; the device stays disabled on error.
+ *	Context and locks: process; may sleep; RTNL and toe_mutex held.
+ *	Return value: 0, or a negative errno; the device stays disabled on error.
  *
  * @close: the device is being disabled (administratively, or before
  *	unregistration). Every connection has been handed back before this
  *	is called; stop the engine. Required.
- *	Context: process; may sleep; RTNL and toe_mutex held.
+ *	Context and locks: process; may sleep; RTNL and toe_mutex held.
  *
  * @can_offload: may this established socket be offloaded now? A cheap
  *	test of the engine's capabilities (family, options in use, route).
  *	Optional; the default says yes.
- *	Context: process; socket locked; must not sleep.
- *	Return: true to proceed with connect().
+ *	Context and locks: process; socket locked; must not sleep.
+ *	Return value: true to proceed with connect().
  *
  * @connect: take over an established connection: install @st and the
  *	4-tuple of @sk in the engine and start steering its frames there.
  *	Required.
- *	Context: process; socket locked; may sleep.
- *	Return: 0; -ENOSPC when the connection table is full (the
+ *	Context and locks: process; socket locked; may sleep.
+ *	Return value: 0; -ENOSPC when the connection table is full (the
  *	connection simply stays in software); any other negative errno on
  *	failure. On error the engine keeps no state for @sk.
  *
  * @send: queue @skb, a linear or paged buffer of payload bytes that
  *	continues the connection's byte stream, for transmission. The
  *	driver owns @skb from the call on, whatever it returns. Required.
- *	Context: process; socket locked; must not sleep.
- *	Return: 0, or a negative errno (the connection is then handed back).
+ *	Context and locks: process; socket locked; must not sleep.
+ *	Return value: 0, or a negative errno (the connection is then handed back).
  *
  * @recv: the application consumed @copied bytes of received data; the
  *	engine may open its receive window. Optional.
- *	Context: process; socket locked; must not sleep.
+ *	Context and locks: process; socket locked; must not sleep.
  *
  * @handback: stop carrying @sk's data path and write the engine's view of
  *	the connection into @st. After it returns the engine sends nothing
@@ -190,28 +190,28 @@ struct toe_tcp_state {
  *	but did not deliver, and bytes it owns but the peer has not
  *	acknowledged, are returned through the socket layer, not dropped.
  *	Required.
- *	Context: process; socket locked; may sleep.
- *	Return: 0, or a negative errno if the state is lost (the core then
+ *	Context and locks: process; socket locked; may sleep.
+ *	Return value: 0, or a negative errno if the state is lost (the core then
  *	resets the connection).
  *
  * @ctl: device-specific control and queries (TOE_CTL_*). Optional; the
  *	default returns -EOPNOTSUPP.
- *	Context: process; may sleep; toe_mutex held.
- *	Return: 0 or a positive value on success, a negative errno on error.
+ *	Context and locks: process; may sleep; toe_mutex held.
+ *	Return value: 0 or a positive value on success, a negative errno on error.
  *
  * @neigh_update: the neighbour entry @n on port @dev changed (new link
  *	address, or state: it may have become invalid, check @n->nud_state
  *	under @n->lock). The engine refreshes the L2 header it builds for
  *	every connection using @n. Optional.
- *	Context: atomic (netevent chain, often softirq); must not sleep.
+ *	Context and locks: atomic (netevent chain, often softirq); must not sleep.
  *	The caller holds a reference on @n for the duration of the call.
  *
  * @redirect: an ICMP redirect replaced route @r->old by @r->new. Optional.
- *	Context: atomic; must not sleep.
+ *	Context and locks: atomic; must not sleep.
  *
  * @port_change: something changed on bound port @dev (see
  *	&enum toe_port_change). Optional.
- *	Context: process; RTNL held; may sleep.
+ *	Context and locks: process; RTNL held; may sleep.
  */
 struct toedev_ops {
 	int	(*open)(struct toedev *tdev);
@@ -237,20 +237,30 @@ struct toedev_ops {
 #define TOE_CTL_GET_TABLE_SIZE	1	/* arg: u32 *, table size */
 
 /**
- * struct toedev_stats - per-device counters, per CPU
- * @neigh_updates: neighbour updates delivered to the driver
- * @redirects: redirects delivered to the driver
- * @port_changes: port changes delivered to the driver
- * @tap_tx: frames mirrored to packet taps on transmit
- * @tap_rx: frames mirrored to packet taps on receive
- * @syncp: protects the counters on 32-bit machines
+ * enum toedev_stat - per-device counters
+ * @TOEDEV_STAT_NEIGH_UPDATES: neighbour updates delivered to the driver
+ * @TOEDEV_STAT_REDIRECTS: redirects delivered to the driver
+ * @TOEDEV_STAT_PORT_CHANGES: port changes delivered to the driver
+ * @TOEDEV_STAT_TAP_TX: frames mirrored to packet taps on transmit
+ * @TOEDEV_STAT_TAP_RX: frames mirrored to packet taps on receive
+ * @TOEDEV_STAT_MAX: number of counters
+ */
+enum toedev_stat {
+	TOEDEV_STAT_NEIGH_UPDATES,
+	TOEDEV_STAT_REDIRECTS,
+	TOEDEV_STAT_PORT_CHANGES,
+	TOEDEV_STAT_TAP_TX,
+	TOEDEV_STAT_TAP_RX,
+	TOEDEV_STAT_MAX,
+};
+
+/**
+ * struct toedev_stats - per-CPU counters of a &struct toedev
+ * @cnt: the counters, indexed by &enum toedev_stat
+ * @syncp: protects @cnt on 32-bit machines
  */
 struct toedev_stats {
-	u64_stats_t neigh_updates;
-	u64_stats_t redirects;
-	u64_stats_t port_changes;
-	u64_stats_t tap_tx;
-	u64_stats_t tap_rx;
+	u64_stats_t cnt[TOEDEV_STAT_MAX];
 	struct u64_stats_sync syncp;
 };
 

@@ -708,7 +708,7 @@ void toe_tap_tx(struct toedev *tdev, struct net_device *dev,
 	rcu_read_lock_bh();
 	dev_queue_xmit_nit(skb, dev);
 	rcu_read_unlock_bh();
-	toedev_stat_inc(tdev, tap_tx);
+	toedev_stat_inc(tdev, TOEDEV_STAT_TAP_TX);
 }
 EXPORT_SYMBOL_NS_GPL(toe_tap_tx, TOE);
 
@@ -742,7 +742,7 @@ void toe_tap_rx(struct toedev *tdev, struct net_device *dev,
 	skb_reset_network_header(copy);
 	copy->pkt_type = PACKET_OTHERHOST;
 	netif_rx(copy);
-	toedev_stat_inc(tdev, tap_rx);
+	toedev_stat_inc(tdev, TOEDEV_STAT_TAP_RX);
 }
 EXPORT_SYMBOL_NS_GPL(toe_tap_rx, TOE);
 
@@ -761,29 +761,24 @@ const char *toedev_state_name(const struct toedev *tdev)
 	return "?";
 }
 
-void toedev_stats_read(const struct toedev *tdev, struct toedev_stats *sum)
+/* Sum the per-CPU counters into @sum[TOEDEV_STAT_MAX]. */
+void toedev_stats_read(const struct toedev *tdev, u64 *sum)
 {
-	int cpu;
+	u64 v[TOEDEV_STAT_MAX];
+	unsigned int start;
+	int cpu, i;
 
-	memset(sum, 0, sizeof(*sum));
+	memset(sum, 0, sizeof(u64) * TOEDEV_STAT_MAX);
 	for_each_possible_cpu(cpu) {
 		const struct toedev_stats *s = per_cpu_ptr(tdev->stats, cpu);
-		u64 nu, rd, pc, tt, tr;
-		unsigned int start;
 
 		do {
 			start = u64_stats_fetch_begin(&s->syncp);
-			nu = u64_stats_read(&s->neigh_updates);
-			rd = u64_stats_read(&s->redirects);
-			pc = u64_stats_read(&s->port_changes);
-			tt = u64_stats_read(&s->tap_tx);
-			tr = u64_stats_read(&s->tap_rx);
+			for (i = 0; i < TOEDEV_STAT_MAX; i++)
+				v[i] = u64_stats_read(&s->cnt[i]);
 		} while (u64_stats_fetch_retry(&s->syncp, start));
-		u64_stats_add(&sum->neigh_updates, nu);
-		u64_stats_add(&sum->redirects, rd);
-		u64_stats_add(&sum->port_changes, pc);
-		u64_stats_add(&sum->tap_tx, tt);
-		u64_stats_add(&sum->tap_rx, tr);
+		for (i = 0; i < TOEDEV_STAT_MAX; i++)
+			sum[i] += v[i];
 	}
 }
 

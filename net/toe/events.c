@@ -25,7 +25,7 @@ static void toe_port_change(struct toe_port *port, enum toe_port_change what)
 
 	ASSERT_RTNL();
 	lockdep_assert_held(&toe_mutex);
-	toedev_stat_inc(tdev, port_changes);
+	toedev_stat_inc(tdev, TOEDEV_STAT_PORT_CHANGES);
 	tdev->ops->port_change(tdev, port->dev, what);
 }
 
@@ -91,7 +91,7 @@ static int toe_netevent(struct notifier_block *nb, unsigned long event,
 		n = ptr;
 		tdev = toedev_lookup_rcu(n->dev);
 		if (tdev) {
-			toedev_stat_inc(tdev, neigh_updates);
+			toedev_stat_inc(tdev, TOEDEV_STAT_NEIGH_UPDATES);
 			tdev->ops->neigh_update(tdev, n->dev, n);
 		}
 		break;
@@ -101,7 +101,7 @@ static int toe_netevent(struct notifier_block *nb, unsigned long event,
 			break;
 		tdev = toedev_lookup_rcu(r->new->dev);
 		if (tdev) {
-			toedev_stat_inc(tdev, redirects);
+			toedev_stat_inc(tdev, TOEDEV_STAT_REDIRECTS);
 			tdev->ops->redirect(tdev, r->new->dev, r);
 		}
 		break;

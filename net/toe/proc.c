@@ -27,7 +27,7 @@ static void toe_seq_families(struct seq_file *seq, u32 families)
 static int toe_devices_show(struct seq_file *seq, void *v)
 {
 	struct net *net = seq_file_single_net(seq);
-	struct toedev_stats st;
+	u64 st[TOEDEV_STAT_MAX];
 	struct toe_port *port;
 	struct toedev *tdev;
 	bool any;
@@ -52,15 +52,14 @@ static int toe_devices_show(struct seq_file *seq, void *v)
 		}
 		seq_printf(seq, " %s", toedev_state_name(tdev));
 		toe_seq_families(seq, tdev->families);
-		toedev_stats_read(tdev, &st);
+		toedev_stats_read(tdev, st);
 		seq_printf(seq, " %d %u %llu %llu %llu %llu %llu\n",
 			   atomic_read(&tdev->conn_count),
 			   READ_ONCE(tdev->conn_limit),
-			   u64_stats_read(&st.neigh_updates),
-			   u64_stats_read(&st.redirects),
-			   u64_stats_read(&st.port_changes),
-			   u64_stats_read(&st.tap_tx),
-			   u64_stats_read(&st.tap_rx));
+			   st[TOEDEV_STAT_NEIGH_UPDATES],
+			   st[TOEDEV_STAT_REDIRECTS],
+			   st[TOEDEV_STAT_PORT_CHANGES],
+			   st[TOEDEV_STAT_TAP_TX], st[TOEDEV_STAT_TAP_RX]);
 	}
 	mutex_unlock(&toe_mutex);
 	return 0;

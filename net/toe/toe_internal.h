@@ -36,18 +36,19 @@ struct toe_port *toe_port_lookup_rcu(const struct net_device *dev);
 void toe_port_remove(struct toe_port *port);
 void toe_notify(unsigned long event, struct toedev *tdev);
 const char *toedev_state_name(const struct toedev *tdev);
-void toedev_stats_read(const struct toedev *tdev, struct toedev_stats *sum);
+void toedev_stats_read(const struct toedev *tdev, u64 *sum);
 
-#define toedev_stat_inc(tdev, field)					\
-	do {								\
-		struct toedev_stats *__s = get_cpu_ptr((tdev)->stats);	\
-		unsigned long __flags;					\
-									\
-		__flags = u64_stats_update_begin_irqsave(&__s->syncp);	\
-		u64_stats_inc(&__s->field);				\
-		u64_stats_update_end_irqrestore(&__s->syncp, __flags);	\
-		put_cpu_ptr((tdev)->stats);				\
-	} while (0)
+/* Count one event; any context. */
+static inline void toedev_stat_inc(struct toedev *tdev, enum toedev_stat idx)
+{
+	struct toedev_stats *s = get_cpu_ptr(tdev->stats);
+	unsigned long flags;
+
+	flags = u64_stats_update_begin_irqsave(&s->syncp);
+	u64_stats_inc(&s->cnt[idx]);
+	u64_stats_update_end_irqrestore(&s->syncp, flags);
+	put_cpu_ptr(tdev->stats);
+}
 
 int toe_events_init(void);
 void toe_events_exit(void);
