@@ -16,7 +16,7 @@ KVER	?= $(shell $(TOP)/scripts/kver.sh 2>/dev/null)
 KDIR	?= /lib/modules/$(KVER)/build
 OUT	?= $(TOP)/out
 
-KMAKE	= $(MAKE) -C $(KDIR) M=$(TOP) CONFIG_TOE=m CONFIG_TOESIM=m W=1
+KMAKE	= $(MAKE) -C $(KDIR) M=$(TOP) CONFIG_TOE=m CONFIG_TOE_TEST=m CONFIG_TOESIM=m W=1
 
 .PHONY: all modules deps check test demo clean bench dkms vm-selftest
 

@@ -39,7 +39,7 @@ done
 result "$OUT/checkpatch.txt"
 
 step sparse
-make -s -C "$KDIR" M="$TOP" CONFIG_TOE=m CONFIG_TOESIM=m C=2 CHECK=sparse \
+make -s -C "$KDIR" M="$TOP" CONFIG_TOE=m CONFIG_TOE_TEST=m CONFIG_TOESIM=m C=2 CHECK=sparse \
 	modules > "$OUT/sparse.log" 2>&1 || echo "sparse build failed" >> "$OUT/sparse.log"
 grep -E 'warning:|error:|failed' "$OUT/sparse.log" > "$OUT/sparse.txt"
 result "$OUT/sparse.txt"
