@@ -40,6 +40,9 @@ test: modules check
 demo: modules
 	@$(TOP)/scripts/demo.sh
 
+vm-selftest: deps
+	@KVER=$(KVER) KDIR=$(KDIR) $(TOP)/scripts/vm-selftest.sh
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(TOP) clean
 	rm -rf $(OUT)
