@@ -132,6 +132,7 @@ write_init() {
 # read-only, hand over to the repository's scripts/vm-init.sh.
 /bin/busybox --install -s /bin
 export PATH=/bin
+echo "initramfs: $(uname -r)"
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -221,10 +222,12 @@ if ! mkdir -p "$(dirname "$log")" || ! : > "$log"; then
 	die "cannot write $log"
 fi
 log=$(cd "$(dirname "$log")" && pwd -P)/$(basename "$log")
+case $log in *,*) die "--log path contains a comma" ;; esac
 ln -sfn "$(basename "$log")" "$VMDIR/console-latest.log" 2>/dev/null || true
 
-# Old runs: keep the last day's worth.
+# Old runs: keep a day of run directories and a week of console logs.
 find "$VMDIR" -maxdepth 1 -name 'run-*' -mmin +1440 -exec rm -rf {} + 2>/dev/null
+find "$VMDIR" -maxdepth 1 -name 'console-*.log*' -mtime +7 -delete 2>/dev/null
 
 {
 	for e in "${envs[@]}"; do
@@ -257,10 +260,11 @@ qemu=(qemu-system-x86_64
 	-virtfs "local,path=$TOP,mount_tag=repo,security_model=none,multidevs=remap"
 )
 [ -n "$moddir" ] && qemu+=(-virtfs "local,path=$moddir/lib/modules,mount_tag=modules,security_model=none,readonly=on,multidevs=remap")
-# TCG's "max" CPU model has every feature QEMU emulates; VM_CPU overrides
-# it (VM_CPU=default leaves QEMU's default model).
+# TCG's "max" CPU model has every feature QEMU emulates. Should a kernel
+# not get as far as the initramfs with it, we retry with QEMU's default
+# model. VM_CPU=MODEL forces a model (VM_CPU=default: QEMU's own).
 cpu=${VM_CPU:-max}
-[ "$cpu" = default ] || qemu+=(-cpu "$cpu")
+boot_wait=${VM_BOOT_WAIT:-180}
 
 echo "vm: booting $KVER (${kernel}), log: $log" >&2
 start=$(date +%s)
@@ -275,21 +279,48 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "vm: interrupted, log: $log" >&2; exit 130' INT TERM HUP
 
-: > "$run/output"
-"${qemu[@]}" < /dev/null > "$run/qemu.out" 2>&1 &
-qpid=$!
-# Stream CMD's output (the guest tees it to the rw share) as it comes.
-tail -n +1 -F --pid="$qpid" "$run/output" 2>/dev/null &
-tpid=$!
+# start_qemu: boot with $cpu, stream CMD's output (the guest tees it to
+# the rw share) as it comes.
+start_qemu() {
+	local -a cpuopt=()
 
+	[ "$cpu" = default ] || cpuopt=(-cpu "$cpu")
+	: > "$run/output"
+	"${qemu[@]}" "${cpuopt[@]}" < /dev/null > "$run/qemu.out" 2>&1 &
+	qpid=$!
+	tail -n +1 -F --pid="$qpid" "$run/output" 2>/dev/null &
+	tpid=$!
+	booted=
+	boot_start=$(date +%s)
+}
+
+stop_qemu() {
+	kill "$qpid" 2>/dev/null
+	sleep 2
+	kill -9 "$qpid" 2>/dev/null
+}
+
+start_qemu
 timed_out=
 while kill -0 "$qpid" 2>/dev/null; do
-	if [ $(($(date +%s) - start)) -ge "$timeout" ]; then
+	now=$(date +%s)
+	if [ $((now - start)) -ge "$timeout" ]; then
 		timed_out=1
-		kill "$qpid" 2>/dev/null
-		sleep 2
-		kill -9 "$qpid" 2>/dev/null
+		stop_qemu
 		break
+	fi
+	if [ -z "$booted" ]; then
+		if grep -q '^initramfs: ' "$log" 2>/dev/null; then
+			booted=1
+		elif [ -z "${VM_CPU:-}" ] && [ "$cpu" = max ] &&
+		     [ $((now - boot_start)) -ge "$boot_wait" ]; then
+			echo "vm: no initramfs after ${boot_wait}s with -cpu max, retrying with QEMU's default CPU" >&2
+			stop_qemu
+			wait "$qpid" "$tpid" 2>/dev/null
+			mv -f "$log" "$log.cpu-max"
+			cpu=default
+			start_qemu
+		fi
 	fi
 	sleep 1
 done
