@@ -16,12 +16,17 @@
  *                  stress IFNAME N   N x (alloc, register, bind, enable,
  *                                    disable, unregister, free)
  *                  lookup IFNAME N   N RCU lookups of IFNAME's toedev
+ *                  tap ID IFNAME     mirror one made-up UDP frame to the
+ *                                    taps of IFNAME, once each way
  *   ID/events    what device ID received, one "key value" per line
+ *   notifier     TOEDEV_* events seen by a notifier registered at load
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/etherdevice.h>
+#include <linux/ip.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
@@ -29,7 +34,9 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/udp.h>
 #include <linux/uaccess.h>
+#include <net/ip.h>
 #include <net/neighbour.h>
 #include <net/netevent.h>
 #include <net/toe.h>
@@ -53,7 +60,7 @@
  * @last_mtu: MTU of @last_port at the last port change
  */
 struct tt_priv {
-	spinlock_t lock;
+	spinlock_t lock; /* protects the fields below */
 	unsigned long opens;
 	unsigned long closes;
 	unsigned long neigh_updates;
@@ -73,6 +80,9 @@ static struct toedev *tt_devs[TT_MAX_DEVS];
 static struct dentry *tt_dirs[TT_MAX_DEVS];
 static DEFINE_MUTEX(tt_mutex);
 static struct dentry *tt_root;
+
+/* TOEDEV_* events seen by tt_nb, indexed by event; atomic. */
+static atomic_t tt_nb_events[TOEDEV_DOWN + 1];
 
 static int tt_open(struct toedev *tdev)
 {
@@ -366,6 +376,55 @@ static int tt_lookup(const char *ifname, unsigned int n)
 	return found ? 0 : -ENOENT;
 }
 
+/* A made-up IPv4/UDP frame carrying "TOETAP", for the tap helpers. */
+static int tt_tap(unsigned int id, const char *ifname)
+{
+	static const char payload[] = "TOETAP";
+	struct net_device *dev;
+	struct sk_buff *skb;
+	struct udphdr *uh;
+	struct ethhdr *eh;
+	struct iphdr *iph;
+	int len = sizeof(*iph) + sizeof(*uh) + sizeof(payload);
+
+	if (!tt_devs[id])
+		return -ENOENT;
+	dev = dev_get_by_name(current->nsproxy->net_ns, ifname);
+	if (!dev)
+		return -ENODEV;
+	skb = alloc_skb(ETH_HLEN + len, GFP_KERNEL);
+	if (!skb) {
+		dev_put(dev);
+		return -ENOMEM;
+	}
+	eh = skb_put(skb, ETH_HLEN);
+	eth_broadcast_addr(eh->h_dest);
+	ether_addr_copy(eh->h_source, dev->dev_addr);
+	eh->h_proto = htons(ETH_P_IP);
+	iph = skb_put_zero(skb, sizeof(*iph));
+	iph->version = 4;
+	iph->ihl = 5;
+	iph->ttl = 1;
+	iph->protocol = IPPROTO_UDP;
+	iph->tot_len = htons(len);
+	iph->saddr = htonl(0xc0000201);	/* 192.0.2.1, TEST-NET-1 */
+	iph->daddr = htonl(0xc0000202);
+	ip_send_check(iph);
+	uh = skb_put_zero(skb, sizeof(*uh));
+	uh->source = htons(9);
+	uh->dest = htons(9);
+	uh->len = htons(sizeof(*uh) + sizeof(payload));
+	skb_put_data(skb, payload, sizeof(payload));
+	skb->dev = dev;
+	skb->protocol = eh->h_proto;
+
+	toe_tap_tx(tt_devs[id], dev, skb);
+	toe_tap_rx(tt_devs[id], dev, skb);
+	kfree_skb(skb);
+	dev_put(dev);
+	return 0;
+}
+
 static int tt_cmd(char *buf)
 {
 	char cmd[16], ifname[IFNAMSIZ];
@@ -394,9 +453,12 @@ static int tt_cmd(char *buf)
 		return tt_del(id);
 	if (!strcmp(cmd, "reregister"))
 		return tt_devs[id] ? register_toedev(tt_devs[id]) : -ENOENT;
-	if (!strcmp(cmd, "bind") || !strcmp(cmd, "unbind")) {
+	if (!strcmp(cmd, "bind") || !strcmp(cmd, "unbind") ||
+	    !strcmp(cmd, "tap")) {
 		if (sscanf(buf, "%*s %*u %15s", ifname) != 1)
 			return -EINVAL;
+		if (cmd[0] == 't')
+			return tt_tap(id, ifname);
 		return tt_bind(id, ifname, cmd[0] == 'b');
 	}
 	return -EINVAL;
@@ -431,10 +493,40 @@ static const struct file_operations tt_ctl_fops = {
 	.llseek	= no_llseek,
 };
 
+static int tt_nb_call(struct notifier_block *nb, unsigned long event,
+		      void *ptr)
+{
+	if (event < ARRAY_SIZE(tt_nb_events))
+		atomic_inc(&tt_nb_events[event]);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block tt_nb = {
+	.notifier_call = tt_nb_call,
+};
+
+static int tt_notifier_show(struct seq_file *seq, void *v)
+{
+	seq_printf(seq, "register %d\nunregister %d\nup %d\ndown %d\n",
+		   atomic_read(&tt_nb_events[TOEDEV_REGISTER]),
+		   atomic_read(&tt_nb_events[TOEDEV_UNREGISTER]),
+		   atomic_read(&tt_nb_events[TOEDEV_UP]),
+		   atomic_read(&tt_nb_events[TOEDEV_DOWN]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(tt_notifier);
+
 static int __init tt_init(void)
 {
+	int err;
+
+	err = register_toedev_notifier(&tt_nb);
+	if (err)
+		return err;
 	tt_root = debugfs_create_dir("toe_test", NULL);
 	debugfs_create_file("ctl", 0200, tt_root, NULL, &tt_ctl_fops);
+	debugfs_create_file("notifier", 0444, tt_root, NULL,
+			    &tt_notifier_fops);
 	return 0;
 }
 
@@ -442,10 +534,14 @@ static void __exit tt_exit(void)
 {
 	unsigned int id;
 
+	/* The per-device directories go with the root. */
 	debugfs_remove_recursive(tt_root);
+	unregister_toedev_notifier(&tt_nb);
 	mutex_lock(&tt_mutex);
-	for (id = 0; id < TT_MAX_DEVS; id++)
+	for (id = 0; id < TT_MAX_DEVS; id++) {
+		tt_dirs[id] = NULL;
 		tt_del(id);
+	}
 	mutex_unlock(&tt_mutex);
 }
 

@@ -379,10 +379,12 @@ void unregister_toedev(struct toedev *tdev)
 	list_del_rcu(&tdev->list);
 	toe_notify(TOEDEV_UNREGISTER, tdev);
 	mutex_unlock(&toe_mutex);
+	/* Expedited under RTNL, as unregister_netdevice_many() does. After
+	 * it, no RCU reader can find the device or its ports.
+	 */
+	synchronize_net();
 	rtnl_unlock();
 
-	/* No RCU reader can find the device or its ports any more. */
-	synchronize_net();
 	toedev_wait_allrefs(tdev);
 	device_del(&tdev->dev);
 
