@@ -31,6 +31,7 @@
 #        reported a status (boot failure, panic)
 
 set -u
+PATH=$PATH:/usr/sbin:/sbin
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 OUT=${OUT:-$TOP/out}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * toesim: per-instance inspection under debugfs.
+ *
+ *   /sys/kernel/debug/toesim/<ID>/
+ *     opens, closes            open() and close() calls
+ *     neigh_updates            neigh_update() calls
+ *     port_changes             port_change() calls
+ *     redirects                redirect() calls
+ *     table_size               connection table size
+ *
+ * All read-only for now; fault-injection knobs (fail_*, as netdevsim
+ * has them) will sit next to these.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/debugfs.h>
+#include <linux/kernel.h>
+
+#include "toesim.h"
+#include "toesim_hw.h"
+
+/* The debugfs root; set at module load, removed at unload. */
+static struct dentry *toesim_ddir;
+
+static int toesim_counter_get(void *data, u64 *val)
+{
+	*val = atomic64_read(data);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_counter_fops, toesim_counter_get, NULL,
+			 "%llu\n");
+
+static int toesim_table_size_get(void *data, u64 *val)
+{
+	*val = toesim_hw_table_size(data);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_table_size_fops, toesim_table_size_get, NULL,
+			 "%llu\n");
+
+/**
+ * toesim_debugfs_add() - create the debugfs directory of an instance
+ * @sd: the instance; @sd->id names the directory
+ *
+ * debugfs failures are not errors: the instance works without it.
+ *
+ * Context: process; may sleep.
+ */
+void toesim_debugfs_add(struct toesim_dev *sd)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "%u", sd->id);
+	sd->ddir = debugfs_create_dir(name, toesim_ddir);
+	debugfs_create_file_unsafe("opens", 0444, sd->ddir, &sd->opens,
+				   &toesim_counter_fops);
+	debugfs_create_file_unsafe("closes", 0444, sd->ddir, &sd->closes,
+				   &toesim_counter_fops);
+	debugfs_create_file_unsafe("neigh_updates", 0444, sd->ddir,
+				   &sd->neigh_updates, &toesim_counter_fops);
+	debugfs_create_file_unsafe("port_changes", 0444, sd->ddir,
+				   &sd->port_changes, &toesim_counter_fops);
+	debugfs_create_file_unsafe("redirects", 0444, sd->ddir,
+				   &sd->redirects, &toesim_counter_fops);
+	debugfs_create_file_unsafe("table_size", 0444, sd->ddir, sd->hw,
+				   &toesim_table_size_fops);
+}
+
+/**
+ * toesim_debugfs_del() - remove the debugfs directory of an instance
+ * @sd: the instance
+ *
+ * Waits for readers of its files, so @sd may be freed afterwards.
+ *
+ * Context: process; may sleep.
+ */
+void toesim_debugfs_del(struct toesim_dev *sd)
+{
+	debugfs_remove_recursive(sd->ddir);
+	sd->ddir = NULL;
+}
+
+/**
+ * toesim_debugfs_init() - create /sys/kernel/debug/toesim
+ *
+ * Context: process; may sleep.
+ */
+void toesim_debugfs_init(void)
+{
+	toesim_ddir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+}
+
+/**
+ * toesim_debugfs_exit() - remove /sys/kernel/debug/toesim
+ *
+ * Context: process; may sleep.
+ */
+void toesim_debugfs_exit(void)
+{
+	debugfs_remove_recursive(toesim_ddir);
+	toesim_ddir = NULL;
+}
