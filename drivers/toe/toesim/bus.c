@@ -134,8 +134,8 @@ static ssize_t new_device_store(struct bus_type *bus, const char *buf,
 
 	err = toesim_parse_new(buf, count, &id, ifname, &table_size);
 	if (err) {
-		pr_err("new_device takes \"ID IFNAME [TABLE_SIZE]\": ID 0-%d, TABLE_SIZE 1-%u\n",
-		       INT_MAX, TOESIM_TABLE_MAX);
+		pr_err_ratelimited("new_device takes \"ID IFNAME [TABLE_SIZE]\": ID 0-%d, TABLE_SIZE 1-%u\n",
+				   INT_MAX, TOESIM_TABLE_MAX);
 		return err;
 	}
 
@@ -197,7 +197,7 @@ static ssize_t del_device_store(struct bus_type *bus, const char *buf,
 	int err = 0;
 
 	if (toesim_parse_id(buf, &id)) {
-		pr_err("del_device takes \"ID\": 0-%d\n", INT_MAX);
+		pr_err_ratelimited("del_device takes \"ID\": 0-%d\n", INT_MAX);
 		return -EINVAL;
 	}
 
