@@ -27,6 +27,7 @@
 #   TIMEOUT=SECS       guest timeout (default from the settings file)
 #   VM_ARGS="..."      more scripts/vm.sh options (e.g. --mem 4096)
 #   TOE_KSRC=DIR       unpacked linux-source-6.1 (scripts/deps.sh)
+#   TOE_CACHE=DIR      where the uapi headers are built (/var/cache/opentoe)
 #
 # Results: out/results/tap-LANE.log (the guest's output) and one line
 # "LANE PASSED FAILED SKIPPED" in out/results/counts, replaced on each run,
@@ -102,15 +103,19 @@ for f in "$OURS"/* "$OURS"/.gitignore; do
 	[ "$(readlink "$dest/${f##*/}")" = "$f" ] || ln -sfn "$f" "$dest/${f##*/}"
 done
 
-# The 6.1 uapi headers for C tests, from the same source, built once.
+# The 6.1 uapi headers for C tests, from the same source, built once. They
+# live outside the clone (TOE_CACHE, as the debug kernel does) so that
+# `make check`, which scans the whole tree, does not trip over them.
 if compgen -G "$OURS/*.c" > /dev/null; then
-	if ! make -s -C "$KSRC" O="$OUT/ksft-headers" ARCH=x86 headers \
+	hdr=${TOE_CACHE:-/var/cache/opentoe}/ksft-headers
+	mkdir -p "$hdr" 2>/dev/null || hdr=$OUT/ksft-headers
+	if ! make -s -C "$KSRC" O="$hdr" ARCH=x86 headers \
 			> "$RESULTS/headers.log" 2>&1; then
 		cat "$RESULTS/headers.log" >&2
 		bail "building the 6.1 uapi headers failed"
 	fi
 	mkdir -p "$STAGE/usr"
-	ln -sfn "$OUT/ksft-headers/usr/include" "$STAGE/usr/include"
+	ln -sfn "$hdr/usr/include" "$STAGE/usr/include"
 fi
 
 export TOE_TESTS=${TESTS:-}
