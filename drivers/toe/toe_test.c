@@ -116,7 +116,8 @@ static int tt_send(struct toedev *tdev, struct sock *sk, struct sk_buff *skb)
 }
 
 static int tt_handback(struct toedev *tdev, struct sock *sk,
-		       struct toe_tcp_state *st)
+		       enum toe_handback_reason reason,
+		       struct toe_tcp_state *st, struct sk_buff_head *unacked)
 {
 	return -EOPNOTSUPP;
 }

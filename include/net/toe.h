@@ -168,6 +168,11 @@ struct toe_tcp_state {
  *
  * @connect: take over an established connection: install @st and the
  *	4-tuple of @sk in the engine and start steering its frames there.
+ *	The core has processed every segment Linux TCP received so far and
+ *	drops any that reach Linux TCP from now on, so @st is final. Store
+ *	the engine's per-connection pointer with toe_sk_set_drv(). Payload
+ *	the engine receives in order goes to the socket with toe_sk_rcv();
+ *	progress of the send side is reported with toe_sk_snd_update().
  *	Required.
  *	Context and locks: process; socket locked; may sleep.
  *	Return value: 0; -ENOSPC when the connection table is full (the
@@ -185,11 +190,18 @@ struct toe_tcp_state {
  *	Context and locks: process; socket locked; must not sleep.
  *
  * @handback: stop carrying @sk's data path and write the engine's view of
- *	the connection into @st. After it returns the engine sends nothing
- *	for @sk and steers no more frames to it; bytes the engine received
- *	but did not deliver, and bytes it owns but the peer has not
- *	acknowledged, are returned through the socket layer, not dropped.
- *	Required.
+ *	the connection into @st. The engine should first drain, for a
+ *	bounded time (a few RTOs), what it can: send what it holds and wait
+ *	for the peer's acknowledgment, unless @reason makes that pointless
+ *	(a port that is down). Every byte from @st->snd_una to
+ *	@st->write_seq that it still holds goes to @unacked as payload skbs
+ *	in sequence order, with TCP_SKB_CB(skb)->seq and ->end_seq set; the
+ *	core gives them back to Linux TCP, sent bytes on the retransmit
+ *	queue, unsent bytes on the write queue. Frames of the connection the
+ *	engine holds but did not process (a FIN or RST it does not handle)
+ *	are passed up the stack with netif_rx() after it stops steering, so
+ *	Linux TCP processes them. After it returns the engine sends nothing
+ *	for @sk and steers no frame to it. Required.
  *	Context and locks: process; socket locked; may sleep.
  *	Return value: 0, or a negative errno if the state is lost (the core then
  *	resets the connection).
@@ -223,7 +235,9 @@ struct toedev_ops {
 			struct sk_buff *skb);
 	void	(*recv)(struct toedev *tdev, struct sock *sk, int copied);
 	int	(*handback)(struct toedev *tdev, struct sock *sk,
-			    struct toe_tcp_state *st);
+			    enum toe_handback_reason reason,
+			    struct toe_tcp_state *st,
+			    struct sk_buff_head *unacked);
 	int	(*ctl)(struct toedev *tdev, unsigned int cmd, void *arg);
 	void	(*neigh_update)(struct toedev *tdev, struct net_device *dev,
 				struct neighbour *n);
@@ -283,6 +297,8 @@ struct toedev_stats {
  * @conn_limit: connection table size (the most connections the engine
  *	takes); set by the driver; READ_ONCE() for readers
  * @conn_count: connections offloaded now
+ * @conns_lock: protects @conns
+ * @conns: offloaded connections (&struct toe_sock.node)
  * @refcnt: references held by users other than the driver (connections,
  *	lookups that sleep); unregister_toedev() waits for it to reach 1
  * @wait: woken when @refcnt drops
@@ -303,6 +319,8 @@ struct toedev {
 	u32			supported;
 	u32			conn_limit;
 	atomic_t		conn_count;
+	spinlock_t		conns_lock; /* protects @conns */
+	struct list_head	conns;
 	refcount_t		refcnt;
 	wait_queue_head_t	wait;
 	struct toedev_stats __percpu *stats;
@@ -345,6 +363,15 @@ int toedev_set_families(struct toedev *tdev, u32 families);
 
 int register_toedev_notifier(struct notifier_block *nb);
 int unregister_toedev_notifier(struct notifier_block *nb);
+
+void toe_sk_set_drv(struct sock *sk, void *drv);
+void *toe_sk_drv(const struct sock *sk);
+int toe_sk_rcv(struct sock *sk, struct sk_buff *skb, u32 seq);
+void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt,
+		       u32 snd_wnd);
+void toe_sk_request_handback(struct sock *sk, enum toe_handback_reason reason);
+int toe_sk_handback(struct sock *sk, enum toe_handback_reason reason);
+bool toe_sk_offloaded(const struct sock *sk);
 
 void toe_tap_tx(struct toedev *tdev, struct net_device *dev,
 		struct sk_buff *skb);

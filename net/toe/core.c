@@ -18,6 +18,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <net/tcp.h>
 #include <net/toe.h>
 
 #include "toe_internal.h"
@@ -122,6 +123,8 @@ struct toedev *toedev_alloc(size_t priv_size, const struct toedev_ops *ops,
 	tdev->families = TOE_FAMILY_ALL;
 	tdev->supported = TOE_FAMILY_IPV4;
 	atomic_set(&tdev->conn_count, 0);
+	spin_lock_init(&tdev->conns_lock);
+	INIT_LIST_HEAD(&tdev->conns);
 	refcount_set(&tdev->refcnt, 1);
 	init_waitqueue_head(&tdev->wait);
 
@@ -321,7 +324,9 @@ static void __toedev_close(struct toedev *tdev)
 	lockdep_assert_held(&toe_mutex);
 	if (!tdev->enabled)
 		return;
-	tdev->enabled = false;
+	WRITE_ONCE(tdev->enabled, false);
+	toe_dev_handback_all(tdev, tdev->reg_state == TOEDEV_REGISTERED ?
+			     TOE_HB_ADMIN : TOE_HB_UNREGISTER);
 	toe_notify(TOEDEV_DOWN, tdev);
 	tdev->ops->close(tdev);
 }
@@ -797,8 +802,13 @@ static int __init toe_init(void)
 	err = toe_events_init();
 	if (err)
 		goto err_proc;
+	err = toe_sock_init();
+	if (err)
+		goto err_events;
 	return 0;
 
+err_events:
+	toe_events_exit();
 err_proc:
 	toe_proc_exit();
 err_sysfs:
@@ -808,6 +818,7 @@ err_sysfs:
 
 static void __exit toe_exit(void)
 {
+	toe_sock_exit();
 	toe_events_exit();
 	toe_proc_exit();
 	toe_sysfs_exit();
@@ -817,3 +828,4 @@ module_init(toe_init);
 module_exit(toe_exit);
 MODULE_DESCRIPTION("TCP Offload Engine framework");
 MODULE_LICENSE("GPL");
+MODULE_ALIAS_TCP_ULP("toe");

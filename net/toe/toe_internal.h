@@ -27,6 +27,70 @@ struct toe_port {
 	struct rcu_head		rcu;
 };
 
+enum {
+	TOE_SK_HB_PENDING,	/* a handback work item is queued */
+};
+
+/**
+ * struct toe_sock - the core's per-socket state, in icsk_ulp_data
+ * @sk: the socket
+ * @tdev: the engine while offloaded (a reference), else NULL; socket lock
+ * @drv: the engine's per-connection pointer (toe_sk_set_drv())
+ * @sk_proto: the socket's proto before the swap; socket lock
+ * @sk_ops: the socket's proto_ops before the swap; socket lock
+ * @sk_write_space: the socket's write_space before the swap
+ * @sk_backlog_rcv: the socket's backlog_rcv before the swap
+ * @use_write_queue: SOCK_USE_WRITE_QUEUE was set before the swap
+ * @node: entry in @tdev->conns, under @tdev->conns_lock
+ * @hb_work: runs a handback requested from atomic context
+ * @flags: TOE_SK_* bits
+ * @hb_reason: reason of the requested handback
+ * @rcv_wnd: Linux TCP's rcv_wnd at handover
+ * @since: jiffies at the last handover
+ * @offloaded_jiffies: total time offloaded before the current period
+ * @handovers: handovers so far; socket lock
+ * @handbacks: handbacks so far; socket lock
+ * @last_reason: reason of the last handback; socket lock
+ * @tx_bytes: bytes given to engines
+ * @rx_bytes: bytes engines delivered
+ * @rcv_forced: deliveries charged beyond the receive memory limit
+ * @stray_drops: segments Linux TCP received while offloaded, dropped
+ * @rcu: frees the structure
+ */
+struct toe_sock {
+	struct sock		*sk;
+	struct toedev		*tdev;
+	void			*drv;
+	struct proto		*sk_proto;
+	const struct proto_ops	*sk_ops;
+	void			(*sk_write_space)(struct sock *sk);
+	int			(*sk_backlog_rcv)(struct sock *sk,
+						  struct sk_buff *skb);
+	bool			use_write_queue;
+	struct list_head	node;
+	struct work_struct	hb_work;
+	unsigned long		flags;
+	u8			hb_reason;
+	u32			rcv_wnd;
+	unsigned long		since;
+	unsigned long		offloaded_jiffies;
+	u32			handovers;
+	u32			handbacks;
+	u8			last_reason;
+	atomic64_t		tx_bytes;
+	atomic64_t		rx_bytes;
+	atomic64_t		rcv_forced;
+	atomic64_t		stray_drops;
+	struct rcu_head		rcu;
+};
+
+int toe_sk_handover(struct sock *sk);
+int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason);
+void toe_dev_handback_all(struct toedev *tdev, enum toe_handback_reason reason);
+const char *toe_hb_name(enum toe_handback_reason reason);
+int toe_sock_init(void);
+void toe_sock_exit(void);
+
 /* Serialises registration, activation and binding; nests inside RTNL. */
 extern struct mutex toe_mutex;
 /* Registered devices; toe_mutex for writers, RCU for readers. */

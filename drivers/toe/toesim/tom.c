@@ -59,7 +59,8 @@ static int toesim_send(struct toedev *tdev, struct sock *sk,
 }
 
 static int toesim_handback(struct toedev *tdev, struct sock *sk,
-			   struct toe_tcp_state *st)
+			   enum toe_handback_reason reason,
+			   struct toe_tcp_state *st, struct sk_buff_head *unacked)
 {
 	return -EOPNOTSUPP;
 }

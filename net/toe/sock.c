@@ -1,0 +1,1006 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The offloaded TCP socket: sk_prot swap, handover and handback.
+ *
+ * An established socket is handed to an engine by swapping its sk_prot
+ * (and its socket's proto_ops) for copies built at run time from the
+ * socket's own, as net/tls does: tcp_set_ulp() and inet6_stream_ops are
+ * not exported on 6.1. The engine owns the data path; the core keeps the
+ * tcp_sock's sequence fields a faithful mirror of the engine's view, so
+ * the receive side (recvmsg, MSG_PEEK, splice, read_sock, poll, SIOCINQ)
+ * is Linux TCP's own code reading an ordinary receive queue.
+ *
+ *   send:    sendmsg -> payload skbs charged to sk_wmem_alloc -> ->send()
+ *   receive: engine -> toe_sk_rcv() -> sk_receive_queue (or the backlog
+ *            while the user owns the socket) -> tcp_recvmsg()
+ *   handback: ->handback() -> state written into the tcp_sock, unsent
+ *            and unacknowledged bytes requeued, protos restored
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+#include <net/inet_connection_sock.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+#include <net/toe.h>
+#include <net/transp_v6.h>
+
+#include "toe_internal.h"
+
+/* Marks payload skbs from an engine in TCP_SKB_CB(skb)->tcp_tw_isn, which
+ * Linux TCP's input path sets to 0 for the segments it queues.
+ */
+#define TOE_SKB_MAGIC	0x544f4521
+
+#define TOE_DEFERRED_ALL (TCPF_TSQ_DEFERRED | TCPF_WRITE_TIMER_DEFERRED | \
+			  TCPF_DELACK_TIMER_DEFERRED | TCPF_MTU_REDUCED_DEFERRED)
+
+enum {
+	TOE_FAM_V4,
+	TOE_FAM_V6,
+	TOE_FAM_MAX,
+};
+
+/*
+ * Offload protos, built from the first base proto seen per family. A
+ * socket whose base differs (another layer swapped it) is not offloaded.
+ * Written under toe_prot_mutex before first use, read-only afterwards.
+ */
+static DEFINE_MUTEX(toe_prot_mutex);
+static const struct proto *toe_base_prot[TOE_FAM_MAX];
+static const struct proto_ops *toe_base_ops[TOE_FAM_MAX];
+static struct proto toe_prots[TOE_FAM_MAX];
+static struct proto_ops toe_proto_ops[TOE_FAM_MAX];
+
+static struct workqueue_struct *toe_wq;
+
+static const char * const toe_hb_names[TOE_HB_MAX] = {
+	[TOE_HB_FIN]		= "fin",
+	[TOE_HB_RST]		= "rst",
+	[TOE_HB_ERROR]		= "error",
+	[TOE_HB_LOW_RATE]	= "low_rate",
+	[TOE_HB_DEV_DOWN]	= "dev_down",
+	[TOE_HB_UNREGISTER]	= "unregister",
+	[TOE_HB_TABLE]		= "table",
+	[TOE_HB_ADMIN]		= "admin",
+	[TOE_HB_URGENT]		= "urgent",
+	[TOE_HB_SOCKOPT]	= "sockopt",
+};
+
+const char *toe_hb_name(enum toe_handback_reason reason)
+{
+	return reason < TOE_HB_MAX ? toe_hb_names[reason] : "?";
+}
+
+static int toe_fam(const struct sock *sk)
+{
+	return sk->sk_family == AF_INET6 ? TOE_FAM_V6 : TOE_FAM_V4;
+}
+
+/* The socket's toe_sock; the socket lock or a reference on the socket
+ * keeps it: it is freed only when the socket is destroyed.
+ */
+static struct toe_sock *toe_sk(const struct sock *sk)
+{
+	return rcu_dereference_protected(inet_csk(sk)->icsk_ulp_data, true);
+}
+
+/**
+ * toe_sk_offloaded() - is the socket's data path on an engine now
+ * @sk: a TCP socket
+ *
+ * Context: any; a hint unless the socket lock is held.
+ * Return: true while the socket is offloaded.
+ */
+bool toe_sk_offloaded(const struct sock *sk)
+{
+	const struct proto *prot = READ_ONCE(sk->sk_prot);
+
+	return prot == &toe_prots[TOE_FAM_V4] || prot == &toe_prots[TOE_FAM_V6];
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_offloaded, TOE);
+
+/**
+ * toe_sk_set_drv() - store the engine's per-connection pointer
+ * @sk: an offloaded socket, from &toedev_ops.connect
+ * @drv: the pointer
+ *
+ * Context: in &toedev_ops.connect, socket locked.
+ */
+void toe_sk_set_drv(struct sock *sk, void *drv)
+{
+	WRITE_ONCE(toe_sk(sk)->drv, drv);
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_set_drv, TOE);
+
+/**
+ * toe_sk_drv() - the engine's per-connection pointer
+ * @sk: a socket passed to a &toedev_ops op
+ *
+ * Return: what toe_sk_set_drv() stored.
+ */
+void *toe_sk_drv(const struct sock *sk)
+{
+	return READ_ONCE(toe_sk(sk)->drv);
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_drv, TOE);
+
+/* Queue engine payload on the receive queue. Socket owned by us, or
+ * bh-locked and not owned by the user.
+ */
+static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
+{
+	struct toe_sock *ts = toe_sk(sk);
+	struct tcp_sock *tp = tcp_sk(sk);
+	u32 seq = TCP_SKB_CB(skb)->seq;
+
+	if (seq != tp->rcv_nxt)
+		return -EINVAL;
+	if (!sk_rmem_schedule(sk, skb, skb->truesize)) {
+		if (!force)
+			return -ENOBUFS;
+		atomic64_inc(&ts->rcv_forced);
+	}
+	skb_set_owner_r(skb, sk);
+	__skb_queue_tail(&sk->sk_receive_queue, skb);
+	WRITE_ONCE(tp->rcv_nxt, TCP_SKB_CB(skb)->end_seq);
+	tp->rcv_wup = tp->rcv_nxt;
+	tp->bytes_received += skb->len;
+	atomic64_add(skb->len, &ts->rx_bytes);
+	sk->sk_data_ready(sk);
+	return 0;
+}
+
+/* sk->sk_backlog_rcv while offloaded or being handed over: engine payload
+ * is queued; segments Linux TCP took off the wire are dropped, since the
+ * engine owns the connection (the peer retransmits what they carried).
+ */
+static int toe_backlog_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	if (TCP_SKB_CB(skb)->tcp_tw_isn == TOE_SKB_MAGIC &&
+	    toe_sk_offloaded(sk) && !__toe_queue_rcv(sk, skb, true))
+		return 0;
+	atomic64_inc(&ts->stray_drops);
+	kfree_skb(skb);
+	return 0;
+}
+
+/**
+ * toe_sk_rcv() - deliver in-order payload from the engine to the socket
+ * @sk: an offloaded socket
+ * @skb: payload only (skb->data at the first byte); consumed on success
+ * @seq: sequence number of the first byte; must be the socket's rcv_nxt
+ *
+ * The engine acknowledges the bytes to the peer only after this returned
+ * 0; on error it keeps or drops @skb and the peer retransmits.
+ *
+ * Context: any; takes the socket's spinlock with BH disabled.
+ * Return: 0; -EINVAL for a socket not offloaded or out of order data;
+ * -ENOBUFS when the receive buffer is full.
+ */
+int toe_sk_rcv(struct sock *sk, struct sk_buff *skb, u32 seq)
+{
+	int err;
+
+	TCP_SKB_CB(skb)->seq = seq;
+	TCP_SKB_CB(skb)->end_seq = seq + skb->len;
+	TCP_SKB_CB(skb)->tcp_flags = TCPHDR_ACK;
+	TCP_SKB_CB(skb)->tcp_tw_isn = TOE_SKB_MAGIC;
+	TCP_SKB_CB(skb)->sacked = 0;
+	TCP_SKB_CB(skb)->has_rxtstamp = 0;
+	skb_dst_drop(skb);
+	skb->sk = NULL;
+
+	local_bh_disable();
+	bh_lock_sock(sk);
+	if (!toe_sk_offloaded(sk))
+		err = -EINVAL;
+	else if (!sock_owned_by_user(sk))
+		err = __toe_queue_rcv(sk, skb, false);
+	else if (sk_add_backlog(sk, skb, READ_ONCE(sk->sk_rcvbuf) +
+				READ_ONCE(sk->sk_sndbuf)))
+		err = -ENOBUFS;
+	else
+		err = 0;
+	bh_unlock_sock(sk);
+	local_bh_enable();
+	return err;
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_rcv, TOE);
+
+/**
+ * toe_sk_snd_update() - report send-side progress of an offloaded socket
+ * @sk: an offloaded socket
+ * @snd_una: first byte the peer has not acknowledged
+ * @snd_nxt: next byte the engine will send
+ * @snd_wnd: the peer's window, scaled
+ *
+ * Keeps the tcp_sock's mirror current for SIOCOUTQ, SIOCOUTQNSD and
+ * TCP_INFO. Buffer space comes back when the engine frees the payload
+ * skbs it was given, which wakes writers.
+ *
+ * Context: any.
+ */
+void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt, u32 snd_wnd)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	WRITE_ONCE(tp->snd_una, snd_una);
+	WRITE_ONCE(tp->snd_nxt, snd_nxt);
+	WRITE_ONCE(tp->snd_wnd, snd_wnd);
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_snd_update, TOE);
+
+static bool toe_sk_writeable(const struct sock *sk)
+{
+	return sk_wmem_alloc_get(sk) < READ_ONCE(sk->sk_sndbuf);
+}
+
+/* sk->sk_write_space while offloaded: sock_wfree() calls it each time the
+ * engine frees a payload skb it was given.
+ */
+static void toe_write_space(struct sock *sk)
+{
+	struct socket_wq *wq;
+
+	if (sk_wmem_alloc_get(sk) > READ_ONCE(sk->sk_sndbuf) / 2)
+		return;
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_sync_poll(&wq->wait, EPOLLOUT |
+						EPOLLWRNORM | EPOLLWRBAND);
+	if (sock_writeable(sk))
+		sk_wake_async(sk, SOCK_WAKE_SPACE, POLL_OUT);
+	rcu_read_unlock();
+}
+
+static int toe_wait_wmem(struct sock *sk, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	int err = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	for (;;) {
+		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN)) {
+			err = -EPIPE;
+			break;
+		}
+		if (!*timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(*timeo);
+			break;
+		}
+		if (toe_sk_writeable(sk) || !toe_sk_offloaded(sk))
+			break;
+		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		sk_wait_event(sk, timeo, toe_sk_writeable(sk) || sk->sk_err ||
+			      (sk->sk_shutdown & SEND_SHUTDOWN) ||
+			      !toe_sk_offloaded(sk), &wait);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return err;
+}
+
+#define TOE_SEND_CHUNK	(64 * 1024)
+
+static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
+{
+	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct toe_sock *ts;
+	struct sk_buff *skb;
+	size_t copied = 0;
+	int err = 0, len;
+
+	sock_owned_by_me(sk);
+	if (msg->msg_flags & MSG_OOB)
+		toe_sk_handback_locked(sk, TOE_HB_URGENT);
+
+	while (msg_data_left(msg)) {
+		if (!toe_sk_offloaded(sk)) {
+			/* Handed back while we waited: Linux TCP takes the rest. */
+			err = tcp_sendmsg_locked(sk, msg, msg_data_left(msg));
+			if (err > 0) {
+				copied += err;
+				err = 0;
+			}
+			break;
+		}
+		if (sk->sk_err) {
+			err = sock_error(sk);
+			break;
+		}
+		if (sk->sk_shutdown & SEND_SHUTDOWN) {
+			err = -EPIPE;
+			break;
+		}
+		if (!toe_sk_writeable(sk)) {
+			err = toe_wait_wmem(sk, &timeo);
+			if (err)
+				break;
+			continue;
+		}
+
+		len = min_t(size_t, msg_data_left(msg), TOE_SEND_CHUNK);
+		skb = sock_alloc_send_pskb(sk, 0, len, 1, &err,
+					   PAGE_ALLOC_COSTLY_ORDER);
+		if (!skb) {
+			if (err == -EAGAIN)
+				continue;
+			break;
+		}
+		err = skb_copy_datagram_from_iter(skb, 0, &msg->msg_iter, len);
+		if (err) {
+			kfree_skb(skb);
+			break;
+		}
+		TCP_SKB_CB(skb)->seq = tp->write_seq;
+		TCP_SKB_CB(skb)->end_seq = tp->write_seq + len;
+		ts = toe_sk(sk);
+		err = ts->tdev->ops->send(ts->tdev, sk, skb);
+		if (err) {
+			/* The bytes go to Linux TCP after the handback. */
+			iov_iter_revert(&msg->msg_iter, len);
+			toe_sk_handback_locked(sk, TOE_HB_ERROR);
+			err = 0;
+			continue;
+		}
+		WRITE_ONCE(tp->write_seq, tp->write_seq + len);
+		atomic64_add(len, &ts->tx_bytes);
+		copied += len;
+	}
+
+	if (copied)
+		return copied;
+	if (err == -EPIPE && !(msg->msg_flags & MSG_NOSIGNAL))
+		send_sig(SIGPIPE, current, 0);
+	return err;
+}
+
+static int toe_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+{
+	int ret;
+
+	lock_sock(sk);
+	if (toe_sk_offloaded(sk))
+		ret = toe_sendmsg_locked(sk, msg, size);
+	else
+		ret = tcp_sendmsg_locked(sk, msg, size);
+	release_sock(sk);
+	return ret;
+}
+
+static int toe_sendpage_locked(struct sock *sk, struct page *page, int offset,
+			       size_t size, int flags)
+{
+	struct bio_vec bvec = {
+		.bv_page = page, .bv_offset = offset, .bv_len = size,
+	};
+	struct msghdr msg = { .msg_flags = flags | MSG_NOSIGNAL };
+
+	if (!toe_sk_offloaded(sk))
+		return tcp_sendpage_locked(sk, page, offset, size, flags);
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, size);
+	return toe_sendmsg_locked(sk, &msg, size);
+}
+
+static int toe_sendpage(struct sock *sk, struct page *page, int offset,
+			size_t size, int flags)
+{
+	int ret;
+
+	lock_sock(sk);
+	ret = toe_sendpage_locked(sk, page, offset, size, flags);
+	release_sock(sk);
+	return ret;
+}
+
+static int toe_sock_sendmsg_locked(struct sock *sk, struct msghdr *msg,
+				   size_t size)
+{
+	if (!toe_sk_offloaded(sk))
+		return tcp_sendmsg_locked(sk, msg, size);
+	return toe_sendmsg_locked(sk, msg, size);
+}
+
+static int toe_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+		       int flags, int *addr_len)
+{
+	struct toe_sock *ts = toe_sk(sk);
+	int ret;
+
+	ret = ts->sk_proto->recvmsg(sk, msg, len, flags, addr_len);
+	if (ret > 0 && !(flags & MSG_PEEK)) {
+		lock_sock(sk);
+		if (toe_sk_offloaded(sk))
+			ts->tdev->ops->recv(ts->tdev, sk, ret);
+		release_sock(sk);
+	}
+	return ret;
+}
+
+static __poll_t toe_poll(struct file *file, struct socket *sock,
+			 poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	struct toe_sock *ts = toe_sk(sk);
+	__poll_t mask;
+
+	mask = ts->sk_ops->poll(file, sock, wait);
+	if (!toe_sk_offloaded(sk) || (sk->sk_shutdown & SEND_SHUTDOWN) ||
+	    sk->sk_state != TCP_ESTABLISHED)
+		return mask;
+
+	/* Writable means room in the send buffer the engine drains. */
+	mask &= ~(EPOLLOUT | EPOLLWRNORM);
+	if (toe_sk_writeable(sk)) {
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	} else {
+		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		smp_mb__after_atomic();
+		if (toe_sk_writeable(sk))
+			mask |= EPOLLOUT | EPOLLWRNORM;
+	}
+	return mask;
+}
+
+/* Options an engine honours without help; any other SOL_TCP option, and
+ * every option that changes what goes on the wire, hands the socket back
+ * to Linux TCP first.
+ */
+static bool toe_sockopt_ok(int level, int optname)
+{
+	if (level == SOL_SOCKET)
+		return optname != SO_LINGER && optname != SO_OOBINLINE &&
+		       optname != SO_MAX_PACING_RATE;
+	if (level != SOL_TCP)
+		return level != SOL_IP && level != SOL_IPV6;
+	switch (optname) {
+	case TCP_NODELAY:
+	case TCP_CORK:
+	case TCP_QUICKACK:
+	case TCP_KEEPIDLE:
+	case TCP_KEEPINTVL:
+	case TCP_KEEPCNT:
+	case TCP_USER_TIMEOUT:
+	case TCP_NOTSENT_LOWAT:
+	case TCP_ULP:
+		return true;
+	}
+	return false;
+}
+
+static int toe_setsockopt(struct sock *sk, int level, int optname,
+			  sockptr_t optval, unsigned int optlen)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	if (!toe_sockopt_ok(level, optname)) {
+		lock_sock(sk);
+		toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
+		release_sock(sk);
+	}
+	return ts->sk_proto->setsockopt(sk, level, optname, optval, optlen);
+}
+
+static void toe_shutdown(struct sock *sk, int how)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	/* Called with the socket locked. Teardown is Linux TCP's. */
+	if (how & SEND_SHUTDOWN)
+		toe_sk_handback_locked(sk, TOE_HB_FIN);
+	ts->sk_proto->shutdown(sk, how);
+}
+
+static int toe_disconnect(struct sock *sk, int flags)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	toe_sk_handback_locked(sk, TOE_HB_RST);
+	return ts->sk_proto->disconnect(sk, flags);
+}
+
+static void toe_close(struct sock *sk, long timeout)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	lock_sock(sk);
+	toe_sk_handback_locked(sk, TOE_HB_FIN);
+	release_sock(sk);
+	ts->sk_proto->close(sk, timeout);
+}
+
+/* Linux TCP's deferred work (timers that found the socket owned, TSQ)
+ * belongs to the software data path, which is idle while offloaded.
+ */
+static void toe_release_cb(struct sock *sk)
+{
+	unsigned long flags, nflags;
+	int refs;
+
+	do {
+		flags = READ_ONCE(sk->sk_tsq_flags);
+		if (!(flags & TOE_DEFERRED_ALL))
+			return;
+		nflags = flags & ~TOE_DEFERRED_ALL;
+	} while (cmpxchg(&sk->sk_tsq_flags, flags, nflags) != flags);
+
+	/* Whoever set a deferred bit took a socket reference with it. */
+	for (refs = hweight_long(flags & TOE_DEFERRED_ALL); refs; refs--)
+		__sock_put(sk);
+}
+
+static int toe_build_protos(struct sock *sk)
+{
+	int fam = toe_fam(sk);
+	struct proto *p = &toe_prots[fam];
+	struct proto_ops *o = &toe_proto_ops[fam];
+	int err = 0;
+
+	if (!sk->sk_socket)
+		return -EOPNOTSUPP;
+
+	/* Published once; later readers compare without the mutex. */
+	if (smp_load_acquire(&toe_base_prot[fam])) {
+		if (READ_ONCE(toe_base_prot[fam]) != sk->sk_prot ||
+		    READ_ONCE(toe_base_ops[fam]) != sk->sk_socket->ops)
+			return -EOPNOTSUPP;
+		return 0;
+	}
+
+	mutex_lock(&toe_prot_mutex);
+	if (toe_base_prot[fam]) {
+		if (toe_base_prot[fam] != sk->sk_prot ||
+		    toe_base_ops[fam] != sk->sk_socket->ops)
+			err = -EOPNOTSUPP;
+		goto out;
+	}
+	*p = *sk->sk_prot;
+	p->close	= toe_close;
+	p->disconnect	= toe_disconnect;
+	p->shutdown	= toe_shutdown;
+	p->setsockopt	= toe_setsockopt;
+	p->sendmsg	= toe_sendmsg;
+	p->sendpage	= toe_sendpage;
+	p->recvmsg	= toe_recvmsg;
+	p->release_cb	= toe_release_cb;
+
+	*o = *sk->sk_socket->ops;
+	o->poll			= toe_poll;
+	o->sendmsg_locked	= toe_sock_sendmsg_locked;
+	o->sendpage_locked	= toe_sendpage_locked;
+
+	toe_base_ops[fam] = sk->sk_socket->ops;
+	smp_store_release(&toe_base_prot[fam], sk->sk_prot);
+out:
+	mutex_unlock(&toe_prot_mutex);
+	return err;
+}
+
+static u32 toe_family_bit(const struct sock *sk)
+{
+	return sk->sk_family == AF_INET6 ? TOE_FAMILY_IPV6 : TOE_FAMILY_IPV4;
+}
+
+/* The enabled toedev of the port this socket's route leaves on, held. */
+static struct toedev *toe_sk_toedev(struct sock *sk)
+{
+	struct dst_entry *dst = __sk_dst_get(sk);
+	struct toedev *tdev = NULL;
+
+	if (!dst || !dst->dev)
+		return NULL;
+	rcu_read_lock();
+	tdev = toedev_lookup_rcu(dst->dev);
+	if (tdev && (!READ_ONCE(tdev->enabled) ||
+		     tdev->reg_state != TOEDEV_REGISTERED))
+		tdev = NULL;
+	if (tdev)
+		toedev_hold(tdev);
+	rcu_read_unlock();
+	return tdev;
+}
+
+static void toe_fill_state(struct sock *sk, struct toe_tcp_state *st)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	memset(st, 0, sizeof(*st));
+	st->snd_una = tp->snd_una;
+	st->snd_nxt = tp->snd_nxt;
+	st->write_seq = tp->write_seq;
+	st->rcv_nxt = tp->rcv_nxt;
+	st->copied_seq = tp->copied_seq;
+	st->snd_wnd = tp->snd_wnd;
+	st->rcv_wnd = tcp_receive_window(tp);
+	st->snd_wscale = tp->rx_opt.snd_wscale;
+	st->rcv_wscale = tp->rx_opt.rcv_wscale;
+	st->mss = tp->mss_cache;
+	st->ts_ok = tp->rx_opt.tstamp_ok;
+	st->sack_ok = tcp_is_sack(tp);
+	st->ts_recent = tp->rx_opt.ts_recent;
+	st->tsoffset = tp->tsoffset;
+	st->srtt_us = tp->srtt_us >> 3;
+}
+
+/**
+ * toe_sk_handover() - hand an established socket to its port's engine
+ * @sk: a TCP socket in ESTABLISHED
+ *
+ * The race-free order: Linux TCP processes its backlog; the state is read;
+ * from then on segments reaching Linux TCP are dropped (the socket is
+ * owned, so they land in the backlog) while the engine starts steering
+ * the 4-tuple; synchronize_net() waits for every frame that passed the
+ * device's receive path before the steering; the backlog is flushed once
+ * more, dropping those; then the protos are swapped.
+ *
+ * Context: process; socket locked; may sleep.
+ * Return: 0; -ENODEV (no enabled toedev on the route), -EAGAIN (data in
+ * flight or out of order data: try later), -ENOSPC (table full),
+ * -EOPNOTSUPP, or the engine's error. On error the socket is untouched.
+ */
+int toe_sk_handover(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct toe_tcp_state st;
+	struct toedev *tdev;
+	struct toe_sock *ts;
+	int err;
+
+	sock_owned_by_me(sk);
+	might_sleep();
+	if (sk->sk_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
+	if (toe_sk_offloaded(sk))
+		return -EALREADY;
+
+	tdev = toe_sk_toedev(sk);
+	if (!tdev)
+		return -ENODEV;
+	err = -EOPNOTSUPP;
+	if (!(READ_ONCE(tdev->families) & toe_family_bit(sk)))
+		goto err_put;
+	err = toe_build_protos(sk);
+	if (err)
+		goto err_put;
+
+	__sk_flush_backlog(sk);
+	err = -EAGAIN;
+	if (sk->sk_state != TCP_ESTABLISHED || tp->urg_data ||
+	    tp->snd_una != tp->write_seq ||
+	    !RB_EMPTY_ROOT(&tp->out_of_order_queue) ||
+	    !tcp_write_queue_empty(sk) || !tcp_rtx_queue_empty(sk))
+		goto err_put;
+	err = -EOPNOTSUPP;
+	if (!tdev->ops->can_offload(tdev, sk))
+		goto err_put;
+
+	ts = toe_sk(sk);
+	err = -ENOSPC;
+	if (atomic_inc_return(&tdev->conn_count) > READ_ONCE(tdev->conn_limit))
+		goto err_dec;
+
+	ts->tdev = tdev;
+	ts->sk_backlog_rcv = sk->sk_backlog_rcv;
+	sk->sk_backlog_rcv = toe_backlog_rcv;
+	toe_fill_state(sk, &st);
+	err = tdev->ops->connect(tdev, sk, &st);
+	if (err) {
+		sk->sk_backlog_rcv = ts->sk_backlog_rcv;
+		ts->tdev = NULL;
+		goto err_dec;
+	}
+	synchronize_net();
+	__sk_flush_backlog(sk);
+
+	/* Linux TCP's own timers and ACK machinery stay idle meanwhile. */
+	inet_csk_clear_xmit_timer(sk, ICSK_TIME_DACK);
+	inet_csk(sk)->icsk_ack.pending = 0;
+	inet_csk_delete_keepalive_timer(sk);
+	tp->rcv_wup = tp->rcv_nxt;
+	ts->rcv_wnd = tp->rcv_wnd;
+	tp->rcv_wnd = max(tp->rcv_wnd, tp->window_clamp);
+	if (!(sk->sk_userlocks & SOCK_SNDBUF_LOCK))
+		WRITE_ONCE(sk->sk_sndbuf,
+			   max(sk->sk_sndbuf, READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_wmem[2])));
+
+	ts->use_write_queue = sock_flag(sk, SOCK_USE_WRITE_QUEUE);
+	ts->sk_write_space = sk->sk_write_space;
+	ts->sk_proto = sk->sk_prot;
+	ts->sk_ops = sk->sk_socket->ops;
+	sk->sk_write_space = toe_write_space;
+	sock_reset_flag(sk, SOCK_USE_WRITE_QUEUE);
+	ts->since = jiffies;
+	ts->handovers++;
+
+	spin_lock_bh(&tdev->conns_lock);
+	list_add_tail(&ts->node, &tdev->conns);
+	spin_unlock_bh(&tdev->conns_lock);
+
+	WRITE_ONCE(sk->sk_socket->ops, &toe_proto_ops[toe_fam(sk)]);
+	WRITE_ONCE(sk->sk_prot, &toe_prots[toe_fam(sk)]);
+	return 0;
+
+err_dec:
+	atomic_dec(&tdev->conn_count);
+err_put:
+	toedev_put(tdev);
+	return err;
+}
+
+/* Put bytes the peer has not acknowledged back on Linux TCP's queues. */
+static void toe_requeue(struct sock *sk, struct sk_buff_head *unacked)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+	struct msghdr msg;
+	struct kvec vec;
+	u32 off;
+	int ret;
+
+	while ((skb = __skb_dequeue(unacked))) {
+		/* Every byte from snd_una on goes out again through the
+		 * write queue. Bytes the peer already has are harmless to
+		 * resend; to keep Linux from treating the peer's ACKs of
+		 * them as ACKs of unsent data, snd_nxt restarts at snd_una.
+		 */
+		off = tp->write_seq - TCP_SKB_CB(skb)->seq;
+		if (TCP_SKB_CB(skb)->seq != tp->write_seq &&
+		    (before(tp->write_seq, TCP_SKB_CB(skb)->seq) ||
+		     !before(tp->write_seq, TCP_SKB_CB(skb)->end_seq))) {
+			kfree_skb(skb);
+			continue;
+		}
+		if (skb_linearize(skb)) {
+			kfree_skb(skb);
+			continue;
+		}
+		vec.iov_base = skb->data + off;
+		vec.iov_len = skb->len - off;
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_flags = MSG_DONTWAIT;
+		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &vec, 1, vec.iov_len);
+		ret = tcp_sendmsg_locked(sk, &msg, vec.iov_len);
+		if (ret != vec.iov_len)
+			pr_warn_ratelimited("handback: requeued %d of %zu bytes\n",
+					    ret, vec.iov_len);
+		kfree_skb(skb);
+	}
+}
+
+/**
+ * toe_sk_handback_locked() - hand an offloaded socket back to Linux TCP
+ * @sk: the socket; nothing happens if it is not offloaded
+ * @reason: why
+ *
+ * Context: process; socket locked; may sleep.
+ * Return: 0, or the engine's error (the connection is then reset).
+ */
+int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff_head unacked;
+	struct toe_tcp_state st;
+	struct toedev *tdev;
+	struct toe_sock *ts;
+	int err;
+
+	sock_owned_by_me(sk);
+	if (!toe_sk_offloaded(sk))
+		return 0;
+	ts = toe_sk(sk);
+	tdev = ts->tdev;
+
+	__skb_queue_head_init(&unacked);
+	toe_fill_state(sk, &st);
+	err = tdev->ops->handback(tdev, sk, reason, &st, &unacked);
+
+	WRITE_ONCE(sk->sk_prot, ts->sk_proto);
+	WRITE_ONCE(sk->sk_socket->ops, ts->sk_ops);
+	sk->sk_write_space = ts->sk_write_space;
+	if (ts->use_write_queue)
+		sock_set_flag(sk, SOCK_USE_WRITE_QUEUE);
+	spin_lock_bh(&tdev->conns_lock);
+	list_del_init(&ts->node);
+	spin_unlock_bh(&tdev->conns_lock);
+	atomic_dec(&tdev->conn_count);
+	ts->last_reason = reason;
+	ts->handbacks++;
+	ts->offloaded_jiffies += jiffies - ts->since;
+
+	if (err) {
+		__skb_queue_purge(&unacked);
+		sk->sk_backlog_rcv = ts->sk_backlog_rcv;
+		ts->tdev = NULL;
+		toedev_put(tdev);
+		pr_warn_ratelimited("handback (%s) lost the state: %d, resetting\n",
+				    toe_hb_name(reason), err);
+		WRITE_ONCE(sk->sk_err, ECONNABORTED);
+		sk_error_report(sk);
+		tcp_done(sk);
+		return err;
+	}
+
+	/* The engine's view becomes Linux TCP's. */
+	WRITE_ONCE(tp->snd_una, st.snd_una);
+	WRITE_ONCE(tp->snd_nxt, st.snd_una);
+	WRITE_ONCE(tp->write_seq, st.snd_una);
+	tp->snd_wnd = st.snd_wnd;
+	tp->snd_wl1 = tp->rcv_nxt;
+	/* Never shrink the window the engine last advertised. */
+	tp->rcv_wup = tp->rcv_nxt;
+	tp->rcv_wnd = st.rcv_wnd;
+	tp->rx_opt.ts_recent = st.ts_recent;
+	tp->rx_opt.ts_recent_stamp = ktime_get_seconds();
+	tp->rcv_tstamp = tcp_jiffies32;
+	tp->lsndtime = tcp_jiffies32;
+	toe_requeue(sk, &unacked);
+
+	sk->sk_backlog_rcv = ts->sk_backlog_rcv;
+	ts->tdev = NULL;
+	toedev_put(tdev);
+
+	if (sock_flag(sk, SOCK_KEEPOPEN))
+		inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tp));
+	/* Tell the peer Linux's window now. */
+	__tcp_send_ack(sk, tp->rcv_nxt);
+	return 0;
+}
+
+static void toe_hb_work(struct work_struct *work)
+{
+	struct toe_sock *ts = container_of(work, struct toe_sock, hb_work);
+	struct sock *sk = ts->sk;
+
+	lock_sock(sk);
+	clear_bit(TOE_SK_HB_PENDING, &ts->flags);
+	toe_sk_handback_locked(sk, READ_ONCE(ts->hb_reason));
+	release_sock(sk);
+	sock_put(sk);
+}
+
+/**
+ * toe_sk_request_handback() - ask for an offloaded socket to be handed back
+ * @sk: the socket
+ * @reason: why (a FIN or RST the engine received, an error, ...)
+ *
+ * The handback runs later from a workqueue, in process context under the
+ * socket lock, and calls &toedev_ops.handback.
+ *
+ * Context: any.
+ */
+void toe_sk_request_handback(struct sock *sk, enum toe_handback_reason reason)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	if (test_and_set_bit(TOE_SK_HB_PENDING, &ts->flags))
+		return;
+	WRITE_ONCE(ts->hb_reason, reason);
+	sock_hold(sk);
+	if (!queue_work(toe_wq, &ts->hb_work))
+		sock_put(sk);
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_request_handback, TOE);
+
+/**
+ * toe_sk_handback() - hand a socket back to Linux TCP now
+ * @sk: the socket
+ * @reason: why
+ *
+ * Context: process; takes the socket lock; may sleep.
+ * Return: 0 or the engine's error.
+ */
+int toe_sk_handback(struct sock *sk, enum toe_handback_reason reason)
+{
+	int err;
+
+	lock_sock(sk);
+	err = toe_sk_handback_locked(sk, reason);
+	release_sock(sk);
+	return err;
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_handback, TOE);
+
+/**
+ * toe_dev_handback_all() - hand back every connection of a device
+ * @tdev: the device
+ * @reason: why (device down, unregistration, admin)
+ *
+ * Context: process; may sleep; must not hold a socket lock.
+ */
+void toe_dev_handback_all(struct toedev *tdev, enum toe_handback_reason reason)
+{
+	struct toe_sock *ts;
+	struct sock *sk;
+
+	for (;;) {
+		spin_lock_bh(&tdev->conns_lock);
+		ts = list_first_entry_or_null(&tdev->conns, struct toe_sock,
+					      node);
+		sk = ts ? ts->sk : NULL;
+		if (sk)
+			sock_hold(sk);
+		spin_unlock_bh(&tdev->conns_lock);
+		if (!sk)
+			break;
+		lock_sock(sk);
+		if (toe_sk(sk) == ts && ts->tdev == tdev)
+			toe_sk_handback_locked(sk, reason);
+		release_sock(sk);
+		sock_put(sk);
+		cond_resched();
+	}
+}
+
+static int toe_ulp_init(struct sock *sk)
+{
+	struct toe_sock *ts;
+	int err;
+
+	if (sk->sk_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
+	ts = kzalloc(sizeof(*ts), GFP_KERNEL);
+	if (!ts)
+		return -ENOMEM;
+	ts->sk = sk;
+	INIT_LIST_HEAD(&ts->node);
+	INIT_WORK(&ts->hb_work, toe_hb_work);
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ts);
+
+	err = toe_sk_handover(sk);
+	if (err) {
+		RCU_INIT_POINTER(inet_csk(sk)->icsk_ulp_data, NULL);
+		kfree(ts);
+	}
+	return err;
+}
+
+static void toe_ulp_release(struct sock *sk)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	if (!ts)
+		return;
+	/* Close and disconnect hand back first; a socket destroyed while
+	 * offloaded has lost its connection anyway.
+	 */
+	if (toe_sk_offloaded(sk) && !sock_owned_by_user(sk))
+		pr_warn_ratelimited("socket destroyed while offloaded\n");
+	RCU_INIT_POINTER(inet_csk(sk)->icsk_ulp_data, NULL);
+	kfree_rcu(ts, rcu);
+}
+
+static struct tcp_ulp_ops toe_ulp_ops __read_mostly = {
+	.name		= "toe",
+	.owner		= THIS_MODULE,
+	.init		= toe_ulp_init,
+	.release	= toe_ulp_release,
+};
+
+int toe_sock_init(void)
+{
+	toe_wq = alloc_workqueue("toe", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!toe_wq)
+		return -ENOMEM;
+	tcp_register_ulp(&toe_ulp_ops);
+	return 0;
+}
+
+void toe_sock_exit(void)
+{
+	tcp_unregister_ulp(&toe_ulp_ops);
+	destroy_workqueue(toe_wq);
+}
