@@ -30,7 +30,12 @@ mapfile -t csrc < <(git ls-files '*.c' '*.h' | grep -v '^out/')
 step checkpatch
 perl "$SRC/scripts/checkpatch.pl" --no-tree --strict --terse --show-types \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f "${csrc[@]}" 2>&1 |
-	grep -E 'ERROR|WARNING|CHECK' > "$OUT/checkpatch.txt"
+	grep -E 'ERROR|WARNING|CHECK' |
+	# One reviewed exception: the offloaded socket's proto_ops are a copy
+	# built at run time from the socket's own (inet6_stream_ops is not
+	# exported on 6.1), as net/tls/tls_main.c does; they cannot be const.
+	grep -v '^net/toe/sock.c:[0-9]*: WARNING:CONST_STRUCT: struct proto_ops ' \
+	> "$OUT/checkpatch.txt"
 # The SPDX tag check is kept, but in our own form: every file must carry one.
 for f in "${csrc[@]}"; do
 	head -n 2 "$f" | grep -q 'SPDX-License-Identifier:' ||

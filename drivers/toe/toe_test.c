@@ -116,8 +116,7 @@ static int tt_send(struct toedev *tdev, struct sock *sk, struct sk_buff *skb)
 }
 
 static int tt_handback(struct toedev *tdev, struct sock *sk,
-		       enum toe_handback_reason reason,
-		       struct toe_tcp_state *st, struct sk_buff_head *unacked)
+		       enum toe_handback_reason reason, struct toe_handback *hb)
 {
 	return -EOPNOTSUPP;
 }

@@ -142,6 +142,23 @@ struct toe_tcp_state {
 };
 
 /**
+ * struct toe_handback - what an engine returns at handback
+ * @st: the engine's view of the connection
+ * @unacked: payload skbs (skb->data at the first byte) the engine still
+ *	holds, in sequence order, TCP_SKB_CB(skb)->seq and ->end_seq set,
+ *	covering @st.snd_una to @st.write_seq; the core gives them back to
+ *	Linux TCP
+ * @frames: received frames (skb->data at the network header, skb->dev
+ *	and skb->protocol set) the engine did not process; the core passes
+ *	them up the stack once Linux TCP owns the connection again
+ */
+struct toe_handback {
+	struct toe_tcp_state	st;
+	struct sk_buff_head	unacked;
+	struct sk_buff_head	frames;
+};
+
+/**
  * struct toedev_ops - what a TOE driver implements
  *
  * Unless said otherwise, the core never calls two of these concurrently
@@ -189,22 +206,19 @@ struct toe_tcp_state {
  *	engine may open its receive window. Optional.
  *	Context and locks: process; socket locked; must not sleep.
  *
- * @handback: stop carrying @sk's data path and write the engine's view of
- *	the connection into @st. The engine should first drain, for a
- *	bounded time (a few RTOs), what it can: send what it holds and wait
- *	for the peer's acknowledgment, unless @reason makes that pointless
- *	(a port that is down). Every byte from @st->snd_una to
- *	@st->write_seq that it still holds goes to @unacked as payload skbs
- *	in sequence order, with TCP_SKB_CB(skb)->seq and ->end_seq set; the
- *	core gives them back to Linux TCP, sent bytes on the retransmit
- *	queue, unsent bytes on the write queue. Frames of the connection the
- *	engine holds but did not process (a FIN or RST it does not handle)
- *	are passed up the stack with netif_rx() after it stops steering, so
- *	Linux TCP processes them. After it returns the engine sends nothing
- *	for @sk and steers no frame to it. Required.
+ * @handback: stop carrying @sk's data path and fill @hb. The engine
+ *	should first drain, for a bounded time (a few RTOs), what it can:
+ *	send what it holds and wait for the peer's acknowledgment, unless
+ *	@reason makes that pointless (a port that is down, a RST). Payload
+ *	delivered to the socket stays there. Every byte from
+ *	@hb->st.snd_una to @hb->st.write_seq the engine still holds goes to
+ *	@hb->unacked; frames of the connection it received but did not
+ *	process (a FIN or a RST: teardown is Linux TCP's) go to
+ *	@hb->frames. After it returns the engine sends nothing for @sk and
+ *	steers no frame to it. Required.
  *	Context and locks: process; socket locked; may sleep.
- *	Return value: 0, or a negative errno if the state is lost (the core then
- *	resets the connection).
+ *	Return value: 0, or a negative errno if the state is lost (the core
+ *	then resets the connection).
  *
  * @ctl: device-specific control and queries (TOE_CTL_*). Optional; the
  *	default returns -EOPNOTSUPP.
@@ -236,8 +250,7 @@ struct toedev_ops {
 	void	(*recv)(struct toedev *tdev, struct sock *sk, int copied);
 	int	(*handback)(struct toedev *tdev, struct sock *sk,
 			    enum toe_handback_reason reason,
-			    struct toe_tcp_state *st,
-			    struct sk_buff_head *unacked);
+			    struct toe_handback *hb);
 	int	(*ctl)(struct toedev *tdev, unsigned int cmd, void *arg);
 	void	(*neigh_update)(struct toedev *tdev, struct net_device *dev,
 				struct neighbour *n);

@@ -325,7 +325,8 @@ static void __toedev_close(struct toedev *tdev)
 	if (!tdev->enabled)
 		return;
 	WRITE_ONCE(tdev->enabled, false);
-	toe_dev_handback_all(tdev, tdev->reg_state == TOEDEV_REGISTERED ?
+	toe_dev_handback_all(tdev, NULL,
+			     tdev->reg_state == TOEDEV_REGISTERED ?
 			     TOE_HB_ADMIN : TOE_HB_UNREGISTER);
 	toe_notify(TOEDEV_DOWN, tdev);
 	tdev->ops->close(tdev);

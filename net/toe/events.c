@@ -45,6 +45,7 @@ static int toe_netdev_event(struct notifier_block *nb, unsigned long event,
 		toe_port_change(port, TOE_PORT_UP);
 		break;
 	case NETDEV_DOWN:
+		toe_dev_handback_all(port->tdev, dev, TOE_HB_DEV_DOWN);
 		toe_port_change(port, TOE_PORT_DOWN);
 		break;
 	case NETDEV_CHANGEMTU:
@@ -64,6 +65,7 @@ static int toe_netdev_event(struct notifier_block *nb, unsigned long event,
 		break;
 	case NETDEV_UNREGISTER:
 		if (dev->reg_state == NETREG_UNREGISTERING) {
+			toe_dev_handback_all(port->tdev, dev, TOE_HB_DEV_DOWN);
 			toe_port_change(port, TOE_PORT_DOWN);
 			toe_port_remove(port);
 		}

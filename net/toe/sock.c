@@ -45,8 +45,7 @@ enum {
 	TOE_FAM_MAX,
 };
 
-/*
- * Offload protos, built from the first base proto seen per family. A
+/* Offload protos, built from the first base proto seen per family. A
  * socket whose base differs (another layer swapped it) is not offloaded.
  * Written under toe_prot_mutex before first use, read-only afterwards.
  */
@@ -195,7 +194,7 @@ int toe_sk_rcv(struct sock *sk, struct sk_buff *skb, u32 seq)
 	TCP_SKB_CB(skb)->sacked = 0;
 	TCP_SKB_CB(skb)->has_rxtstamp = 0;
 	skb_dst_drop(skb);
-	skb->sk = NULL;
+	skb_orphan(skb);
 
 	local_bh_disable();
 	bh_lock_sock(sk);
@@ -340,6 +339,9 @@ static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 				continue;
 			break;
 		}
+		/* sock_alloc_send_pskb() only sized the fragments. */
+		skb->data_len = len;
+		skb->len = len;
 		err = skb_copy_datagram_from_iter(skb, 0, &msg->msg_iter, len);
 		if (err) {
 			kfree_skb(skb);
@@ -449,6 +451,9 @@ static __poll_t toe_poll(struct file *file, struct socket *sock,
 	} else {
 		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
 		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		/* Pairs with the free in sock_wfree(): recheck after NOSPACE
+		 * is visible, or a wakeup in between is lost.
+		 */
 		smp_mb__after_atomic();
 		if (toe_sk_writeable(sk))
 			mask |= EPOLLOUT | EPOLLWRNORM;
@@ -584,6 +589,7 @@ static int toe_build_protos(struct sock *sk)
 	o->sendpage_locked	= toe_sendpage_locked;
 
 	toe_base_ops[fam] = sk->sk_socket->ops;
+	/* Publishes the protos; pairs with smp_load_acquire() above. */
 	smp_store_release(&toe_base_prot[fam], sk->sk_prot);
 out:
 	mutex_unlock(&toe_prot_mutex);
@@ -724,6 +730,7 @@ int toe_sk_handover(struct sock *sk)
 	sk->sk_write_space = toe_write_space;
 	sock_reset_flag(sk, SOCK_USE_WRITE_QUEUE);
 	ts->since = jiffies;
+	ts->port = __sk_dst_get(sk)->dev;
 	ts->handovers++;
 
 	spin_lock_bh(&tdev->conns_lock);
@@ -774,7 +781,7 @@ static void toe_requeue(struct sock *sk, struct sk_buff_head *unacked)
 		msg.msg_flags = MSG_DONTWAIT;
 		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &vec, 1, vec.iov_len);
 		ret = tcp_sendmsg_locked(sk, &msg, vec.iov_len);
-		if (ret != vec.iov_len)
+		if (ret < 0 || ret != vec.iov_len)
 			pr_warn_ratelimited("handback: requeued %d of %zu bytes\n",
 					    ret, vec.iov_len);
 		kfree_skb(skb);
@@ -792,10 +799,10 @@ static void toe_requeue(struct sock *sk, struct sk_buff_head *unacked)
 int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	struct sk_buff_head unacked;
-	struct toe_tcp_state st;
+	struct toe_handback hb;
 	struct toedev *tdev;
 	struct toe_sock *ts;
+	struct sk_buff *skb;
 	int err;
 
 	sock_owned_by_me(sk);
@@ -804,28 +811,36 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	ts = toe_sk(sk);
 	tdev = ts->tdev;
 
-	__skb_queue_head_init(&unacked);
-	toe_fill_state(sk, &st);
-	err = tdev->ops->handback(tdev, sk, reason, &st, &unacked);
+	__skb_queue_head_init(&hb.unacked);
+	__skb_queue_head_init(&hb.frames);
+	toe_fill_state(sk, &hb.st);
+	err = tdev->ops->handback(tdev, sk, reason, &hb);
+
+	/* Payload the engine delivered while we held the socket is in the
+	 * backlog: onto the receive queue with it, before Linux TCP's
+	 * backlog handler comes back.
+	 */
+	__sk_flush_backlog(sk);
 
 	WRITE_ONCE(sk->sk_prot, ts->sk_proto);
 	WRITE_ONCE(sk->sk_socket->ops, ts->sk_ops);
 	sk->sk_write_space = ts->sk_write_space;
+	sk->sk_backlog_rcv = ts->sk_backlog_rcv;
 	if (ts->use_write_queue)
 		sock_set_flag(sk, SOCK_USE_WRITE_QUEUE);
 	spin_lock_bh(&tdev->conns_lock);
 	list_del_init(&ts->node);
 	spin_unlock_bh(&tdev->conns_lock);
 	atomic_dec(&tdev->conn_count);
+	ts->tdev = NULL;
 	ts->last_reason = reason;
 	ts->handbacks++;
 	ts->offloaded_jiffies += jiffies - ts->since;
+	toedev_put(tdev);
 
 	if (err) {
-		__skb_queue_purge(&unacked);
-		sk->sk_backlog_rcv = ts->sk_backlog_rcv;
-		ts->tdev = NULL;
-		toedev_put(tdev);
+		__skb_queue_purge(&hb.unacked);
+		__skb_queue_purge(&hb.frames);
 		pr_warn_ratelimited("handback (%s) lost the state: %d, resetting\n",
 				    toe_hb_name(reason), err);
 		WRITE_ONCE(sk->sk_err, ECONNABORTED);
@@ -835,28 +850,30 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	}
 
 	/* The engine's view becomes Linux TCP's. */
-	WRITE_ONCE(tp->snd_una, st.snd_una);
-	WRITE_ONCE(tp->snd_nxt, st.snd_una);
-	WRITE_ONCE(tp->write_seq, st.snd_una);
-	tp->snd_wnd = st.snd_wnd;
+	WRITE_ONCE(tp->snd_una, hb.st.snd_una);
+	WRITE_ONCE(tp->snd_nxt, hb.st.snd_una);
+	WRITE_ONCE(tp->write_seq, hb.st.snd_una);
+	tp->snd_wnd = hb.st.snd_wnd;
 	tp->snd_wl1 = tp->rcv_nxt;
 	/* Never shrink the window the engine last advertised. */
 	tp->rcv_wup = tp->rcv_nxt;
-	tp->rcv_wnd = st.rcv_wnd;
-	tp->rx_opt.ts_recent = st.ts_recent;
+	tp->rcv_wnd = hb.st.rcv_wnd;
+	tp->rx_opt.ts_recent = hb.st.ts_recent;
 	tp->rx_opt.ts_recent_stamp = ktime_get_seconds();
 	tp->rcv_tstamp = tcp_jiffies32;
 	tp->lsndtime = tcp_jiffies32;
-	toe_requeue(sk, &unacked);
-
-	sk->sk_backlog_rcv = ts->sk_backlog_rcv;
-	ts->tdev = NULL;
-	toedev_put(tdev);
+	toe_requeue(sk, &hb.unacked);
 
 	if (sock_flag(sk, SOCK_KEEPOPEN))
 		inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tp));
 	/* Tell the peer Linux's window now. */
 	__tcp_send_ack(sk, tp->rcv_nxt);
+
+	/* The FIN or RST the engine kept: Linux TCP processes it from the
+	 * backlog when the socket is released.
+	 */
+	while ((skb = __skb_dequeue(&hb.frames)))
+		netif_rx(skb);
 	return 0;
 }
 
@@ -915,24 +932,31 @@ int toe_sk_handback(struct sock *sk, enum toe_handback_reason reason)
 EXPORT_SYMBOL_NS_GPL(toe_sk_handback, TOE);
 
 /**
- * toe_dev_handback_all() - hand back every connection of a device
+ * toe_dev_handback_all() - hand back connections of a device
  * @tdev: the device
+ * @port: only those on this port, or NULL for all
  * @reason: why (device down, unregistration, admin)
  *
  * Context: process; may sleep; must not hold a socket lock.
  */
-void toe_dev_handback_all(struct toedev *tdev, enum toe_handback_reason reason)
+void toe_dev_handback_all(struct toedev *tdev, struct net_device *port,
+			  enum toe_handback_reason reason)
 {
-	struct toe_sock *ts;
+	struct toe_sock *ts, *it;
 	struct sock *sk;
 
 	for (;;) {
+		ts = NULL;
+		sk = NULL;
 		spin_lock_bh(&tdev->conns_lock);
-		ts = list_first_entry_or_null(&tdev->conns, struct toe_sock,
-					      node);
-		sk = ts ? ts->sk : NULL;
-		if (sk)
-			sock_hold(sk);
+		list_for_each_entry(it, &tdev->conns, node) {
+			if (!port || it->port == port) {
+				ts = it;
+				sk = it->sk;
+				sock_hold(sk);
+				break;
+			}
+		}
 		spin_unlock_bh(&tdev->conns_lock);
 		if (!sk)
 			break;

@@ -36,6 +36,7 @@ enum {
  * @sk: the socket
  * @tdev: the engine while offloaded (a reference), else NULL; socket lock
  * @drv: the engine's per-connection pointer (toe_sk_set_drv())
+ * @port: the port the connection was handed over on (compared only)
  * @sk_proto: the socket's proto before the swap; socket lock
  * @sk_ops: the socket's proto_ops before the swap; socket lock
  * @sk_write_space: the socket's write_space before the swap
@@ -61,6 +62,7 @@ struct toe_sock {
 	struct sock		*sk;
 	struct toedev		*tdev;
 	void			*drv;
+	struct net_device	*port;
 	struct proto		*sk_proto;
 	const struct proto_ops	*sk_ops;
 	void			(*sk_write_space)(struct sock *sk);
@@ -86,7 +88,8 @@ struct toe_sock {
 
 int toe_sk_handover(struct sock *sk);
 int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason);
-void toe_dev_handback_all(struct toedev *tdev, enum toe_handback_reason reason);
+void toe_dev_handback_all(struct toedev *tdev, struct net_device *port,
+			  enum toe_handback_reason reason);
 const char *toe_hb_name(enum toe_handback_reason reason);
 int toe_sock_init(void);
 void toe_sock_exit(void);
