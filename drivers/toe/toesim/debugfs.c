@@ -67,6 +67,21 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->redirects, &toesim_counter_fops);
 	debugfs_create_file_unsafe("table_size", 0444, sd->ddir, sd->hw,
 				   &toesim_table_size_fops);
+	debugfs_create_file_unsafe("rx_frames", 0444, sd->ddir,
+				   &sd->hw->rx_frames, &toesim_counter_fops);
+	debugfs_create_file_unsafe("rx_drops", 0444, sd->ddir,
+				   &sd->hw->rx_drops, &toesim_counter_fops);
+	debugfs_create_file_unsafe("rx_reinjected", 0444, sd->ddir,
+				   &sd->hw->rx_reinjected, &toesim_counter_fops);
+	debugfs_create_file_unsafe("tx_frames", 0444, sd->ddir,
+				   &sd->hw->tx_frames, &toesim_counter_fops);
+	debugfs_create_file_unsafe("table_full", 0444, sd->ddir,
+				   &sd->hw->table_full, &toesim_counter_fops);
+	debugfs_create_file_unsafe("hw_neigh_updates", 0444, sd->ddir,
+				   &sd->hw->neigh_updates, &toesim_counter_fops);
+	/* Fault injection: drop the next N frames of offloaded connections. */
+	debugfs_create_atomic_t("fail_rx_drop", 0644, sd->ddir,
+				&sd->hw->fault_drop);
 }
 
 /**

@@ -11,6 +11,7 @@
 #include <linux/bug.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/rtnetlink.h>
 #include <linux/slab.h>
 
 #include "toesim_hw.h"
@@ -18,6 +19,7 @@
 /**
  * toesim_hw_create() - power up an instance of the silicon
  * @table_size: connection table size, 1 to TOESIM_TABLE_MAX
+ * @host_ops: the host's callbacks
  *
  * Allocates the connection table: a hash of buckets, as many as
  * @table_size rounded up to a power of two, so that a bucket holds about
@@ -27,7 +29,8 @@
  * Return: the instance, ERR_PTR(-EINVAL) for a bad @table_size or
  * ERR_PTR(-ENOMEM).
  */
-struct toesim_hw *toesim_hw_create(u32 table_size)
+struct toesim_hw *toesim_hw_create(u32 table_size,
+				   const struct toesim_host_ops *host_ops)
 {
 	struct toesim_hw *hw;
 	u32 nbuckets;
@@ -48,6 +51,13 @@ struct toesim_hw *toesim_hw_create(u32 table_size)
 	}
 	/* kvcalloc() zeroed them: an empty hlist_head is all zeroes. */
 	spin_lock_init(&hw->lock);
+	INIT_LIST_HEAD(&hw->conns);
+	skb_queue_head_init(&hw->rxq);
+	spin_lock_init(&hw->work_lock);
+	INIT_LIST_HEAD(&hw->work);
+	init_waitqueue_head(&hw->wait);
+	hw->host_ops = host_ops;
+	hw->cpu = -1;
 	hw->hash_mask = nbuckets - 1;
 	hw->size = table_size;
 	return hw;
@@ -70,23 +80,27 @@ void toesim_hw_destroy(struct toesim_hw *hw)
 }
 
 /**
- * toesim_hw_start() - start the engine
+ * toesim_hw_start() - start the engine on a port
  * @hw: the instance
+ * @port: the Ethernet device it sends and receives on
  *
- * Context: process; may sleep.
- * Return: 0, or -EBUSY if it already runs.
+ * Context: process; RTNL held; may sleep.
+ * Return: 0, -EBUSY if it already runs, or the engine's error.
  */
-int toesim_hw_start(struct toesim_hw *hw)
+int toesim_hw_start(struct toesim_hw *hw, struct net_device *port)
 {
-	int err = 0;
+	int err;
 
-	spin_lock_bh(&hw->lock);
+	ASSERT_RTNL();
 	if (hw->running)
-		err = -EBUSY;
-	else
-		hw->running = true;
+		return -EBUSY;
+	err = toesim_engine_start(hw, port);
+	if (err)
+		return err;
+	spin_lock_bh(&hw->lock);
+	hw->running = true;
 	spin_unlock_bh(&hw->lock);
-	return err;
+	return 0;
 }
 
 /**
@@ -96,7 +110,7 @@ int toesim_hw_start(struct toesim_hw *hw)
  * The caller has taken every connection out of the table first. Stopping
  * a stopped engine does nothing.
  *
- * Context: process; may sleep.
+ * Context: process; RTNL held; may sleep.
  */
 void toesim_hw_stop(struct toesim_hw *hw)
 {
@@ -104,6 +118,7 @@ void toesim_hw_stop(struct toesim_hw *hw)
 	WARN_ON_ONCE(hw->used);
 	hw->running = false;
 	spin_unlock_bh(&hw->lock);
+	toesim_engine_stop(hw);
 }
 
 /**

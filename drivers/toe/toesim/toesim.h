@@ -27,6 +27,7 @@ struct toesim_hw;
  * @tdev: the toedev this is the private area of; constant
  * @hw: the silicon; constant from creation to destruction
  * @id: the instance ID given to new_device; constant
+ * @port: the bound port, NULL once it was unregistered; RTNL
  * @ddir: the instance's debugfs directory; constant
  * @opens: open() calls; atomic, no lock
  * @closes: close() calls; atomic, no lock
@@ -40,6 +41,7 @@ struct toesim_dev {
 	struct toedev		*tdev;
 	struct toesim_hw	*hw;
 	unsigned int		id;
+	struct net_device	*port;
 	struct dentry		*ddir;
 	atomic64_t		opens;
 	atomic64_t		closes;

@@ -20,11 +20,18 @@
 #ifndef _TOESIM_HW_H
 #define _TOESIM_HW_H
 
+#include <linux/if_ether.h>
 #include <linux/in6.h>
 #include <linux/jhash.h>
 #include <linux/list.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <net/toe.h>
+
+#include "engine.h"
 
 #define TOESIM_TABLE_DEFAULT	2048
 #define TOESIM_TABLE_MAX	1000000
@@ -52,13 +59,75 @@ struct toesim_tuple {
  * @hnode: entry in its bucket of &toesim_hw.buckets; written under
  *	&toesim_hw.lock, walked under RCU
  * @tuple: the connection's 4-tuple; constant while hashed
- *
- * The engine's per-connection state (sequence space, queues, timers)
- * will follow @tuple.
+ * @refcnt: the table, queued frames and queued work hold references
+ * @hw: the instance; constant
+ * @host: the host's cookie for the &toesim_host_ops callbacks; constant
+ * @nexthop: address of the next hop (the peer or a gateway); constant
+ * @dmac: link address of @nexthop; @l2_lock
+ * @l2_lock: protects @dmac
+ * @node: entry in &toesim_hw.conns; &toesim_hw.lock
+ * @hb: where toesim_hw_conn_remove() wants the state
+ * @drain: toesim_hw_conn_remove() asked for a drain
+ * @rcu: frees the entry after lockless readers are done
+ * @tcb: the TCP engine's state (engine.h)
  */
 struct toesim_conn {
 	struct hlist_node	hnode;
 	struct toesim_tuple	tuple;
+	refcount_t		refcnt;
+	struct toesim_hw	*hw;
+	void			*host;
+	struct in6_addr		nexthop;
+	u8			dmac[ETH_ALEN];
+	spinlock_t		l2_lock; /* @dmac */
+	struct list_head	node;
+	struct toe_handback	*hb;
+	bool			drain;
+	struct rcu_head		rcu;
+	struct toesim_tcb	tcb;
+};
+
+/* Why the engine asks the host for a connection back. */
+enum toesim_remove_reason {
+	TOESIM_RM_FIN,
+	TOESIM_RM_RST,
+	TOESIM_RM_ERROR,
+};
+
+/**
+ * struct toesim_host_ops - the engine's calls into the host ("interrupts")
+ * @deliver: in-order payload from @seq for the host; 0 if taken (the
+ *	host then owns @skb), else the engine keeps it unacknowledged
+ * @rcv_space: bytes the host can take now
+ * @snd_update: send-side progress
+ * @request_remove: the engine wants the connection handed back (a FIN or
+ *	RST arrived, or an error); the host calls toesim_hw_conn_remove()
+ *	later, in process context
+ *
+ * Called from the engine thread, without engine locks held.
+ */
+struct toesim_host_ops {
+	int	(*deliver)(void *host, struct sk_buff *skb, u32 seq);
+	u32	(*rcv_space)(void *host);
+	void	(*snd_update)(void *host, u32 snd_una, u32 snd_nxt,
+			      u32 snd_wnd);
+	void	(*request_remove)(void *host, enum toesim_remove_reason why);
+};
+
+/**
+ * struct toesim_conn_params - a connection to install
+ * @tuple: its 4-tuple, zeroed before it was filled in
+ * @st: the TCP state Linux negotiated and reached
+ * @nexthop: the next hop's address (IPv4 in s6_addr32[3])
+ * @dmac: the next hop's link address
+ * @host: the host's cookie
+ */
+struct toesim_conn_params {
+	struct toesim_tuple	tuple;
+	struct toe_tcp_state	st;
+	struct in6_addr		nexthop;
+	u8			dmac[ETH_ALEN];
+	void			*host;
 };
 
 /**
@@ -72,6 +141,22 @@ struct toesim_conn {
  *	written under @lock, READ_ONCE() for lockless readers
  * @used: entries in use; @lock
  * @running: the engine was started (toesim_hw_start()); @lock
+ * @conns: every connection in the table; @lock
+ * @port: the device the engine works on; set at start, RTNL
+ * @host_ops: the host's callbacks; constant
+ * @thread: the engine thread while started; RTNL
+ * @cpu: CPU the engine thread is bound to, -1 for any; set before start
+ * @rxq: frames for the engine thread; its own lock
+ * @work_lock: protects @work; taken from any context
+ * @work: connections with events for the engine thread
+ * @wait: the engine thread sleeps here
+ * @fault_drop: fault injection: drop this many received frames
+ * @rx_frames: frames taken off the receive path
+ * @rx_drops: frames dropped (malformed, queue full, fault injection)
+ * @rx_reinjected: frames passed to Linux after a handback
+ * @tx_frames: frames sent (GSO frames count once)
+ * @table_full: connections refused for want of a table slot
+ * @neigh_updates: link address updates applied to connections
  */
 struct toesim_hw {
 	spinlock_t		lock; /* table, size, run state */
@@ -80,6 +165,22 @@ struct toesim_hw {
 	u32			size;
 	u32			used;
 	bool			running;
+	struct list_head	conns;
+	struct net_device	*port;
+	const struct toesim_host_ops *host_ops;
+	struct task_struct	*thread;
+	int			cpu;
+	struct sk_buff_head	rxq;
+	spinlock_t		work_lock; /* @work */
+	struct list_head	work;
+	wait_queue_head_t	wait;
+	atomic_t		fault_drop;
+	atomic64_t		rx_frames;
+	atomic64_t		rx_drops;
+	atomic64_t		rx_reinjected;
+	atomic64_t		tx_frames;
+	atomic64_t		table_full;
+	atomic64_t		neigh_updates;
 };
 
 /**
@@ -97,10 +198,23 @@ static inline struct hlist_head *toesim_hw_bucket(struct toesim_hw *hw,
 	return &hw->buckets[h & hw->hash_mask];
 }
 
-struct toesim_hw *toesim_hw_create(u32 table_size);
+struct toesim_hw *toesim_hw_create(u32 table_size,
+				   const struct toesim_host_ops *host_ops);
 void toesim_hw_destroy(struct toesim_hw *hw);
-int toesim_hw_start(struct toesim_hw *hw);
+int toesim_hw_start(struct toesim_hw *hw, struct net_device *port);
 void toesim_hw_stop(struct toesim_hw *hw);
+struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
+				       const struct toesim_conn_params *p);
+void toesim_hw_conn_post(struct toesim_conn *conn, struct sk_buff *skb);
+void toesim_hw_conn_rcvd(struct toesim_conn *conn);
+void toesim_hw_conn_remove(struct toesim_conn *conn, bool drain,
+			   struct toe_handback *hb);
+void toesim_hw_neigh_update(struct toesim_hw *hw, int family, const void *addr,
+			    const u8 *ha);
+
+/* engine.c, for hw.c */
+int toesim_engine_start(struct toesim_hw *hw, struct net_device *port);
+void toesim_engine_stop(struct toesim_hw *hw);
 u32 toesim_hw_table_size(const struct toesim_hw *hw);
 int toesim_hw_table_shrink(struct toesim_hw *hw, u32 size);
 

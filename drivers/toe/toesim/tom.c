@@ -16,17 +16,65 @@
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
+#include <net/ipv6.h>
+#include <net/neighbour.h>
+#include <net/sock.h>
 #include <net/toe.h>
 
 #include "toesim.h"
 #include "toesim_hw.h"
+
+/* ---- engine -> host ---------------------------------------------------- */
+
+static int toesim_host_deliver(void *host, struct sk_buff *skb, u32 seq)
+{
+	return toe_sk_rcv(host, skb, seq);
+}
+
+static u32 toesim_host_rcv_space(void *host)
+{
+	struct sock *sk = host;
+	int space = READ_ONCE(sk->sk_rcvbuf) - atomic_read(&sk->sk_rmem_alloc);
+
+	return max(space, 0);
+}
+
+static void toesim_host_snd_update(void *host, u32 snd_una, u32 snd_nxt,
+				   u32 snd_wnd)
+{
+	toe_sk_snd_update(host, snd_una, snd_nxt, snd_wnd);
+}
+
+static void toesim_host_request_remove(void *host,
+				       enum toesim_remove_reason why)
+{
+	static const enum toe_handback_reason map[] = {
+		[TOESIM_RM_FIN]		= TOE_HB_FIN,
+		[TOESIM_RM_RST]		= TOE_HB_RST,
+		[TOESIM_RM_ERROR]	= TOE_HB_ERROR,
+	};
+
+	toe_sk_request_handback(host, why < ARRAY_SIZE(map) ? map[why] :
+				TOE_HB_ERROR);
+}
+
+static const struct toesim_host_ops toesim_host_ops = {
+	.deliver	= toesim_host_deliver,
+	.rcv_space	= toesim_host_rcv_space,
+	.snd_update	= toesim_host_snd_update,
+	.request_remove	= toesim_host_request_remove,
+};
+
+/* ---- toedev_ops ---------------------------------------------------------- */
 
 static int toesim_open(struct toedev *tdev)
 {
 	struct toesim_dev *sd = toedev_priv(tdev);
 	int err;
 
-	err = toesim_hw_start(sd->hw);
+	if (!sd->port)
+		return -ENODEV;
+	err = toesim_hw_start(sd->hw, sd->port);
 	if (err)
 		return err;
 	atomic64_inc(&sd->opens);
@@ -41,28 +89,97 @@ static void toesim_close(struct toedev *tdev)
 	atomic64_inc(&sd->closes);
 }
 
+/* Fill the 4-tuple, the next hop and its link address of @sk. */
+static int toesim_conn_params(struct sock *sk, struct toesim_conn_params *p)
+{
+	struct dst_entry *dst = __sk_dst_get(sk);
+	const void *daddr;
+	struct neighbour *n;
+	int err = -EAGAIN;
+
+	memset(p, 0, sizeof(*p));
+	if (!dst)
+		return -ENOTCONN;
+	if (sk->sk_family == AF_INET6 && !ipv6_addr_v4mapped(&sk->sk_v6_daddr)) {
+		p->tuple.family = AF_INET6;
+		p->tuple.saddr = sk->sk_v6_rcv_saddr;
+		p->tuple.daddr = sk->sk_v6_daddr;
+		daddr = &sk->sk_v6_daddr;
+	} else {
+		p->tuple.family = AF_INET;
+		p->tuple.saddr.s6_addr32[3] = inet_sk(sk)->inet_saddr;
+		p->tuple.daddr.s6_addr32[3] = inet_sk(sk)->inet_daddr;
+		daddr = &inet_sk(sk)->inet_daddr;
+	}
+	p->tuple.sport = inet_sk(sk)->inet_sport;
+	p->tuple.dport = inet_sk(sk)->inet_dport;
+
+	n = dst_neigh_lookup(dst, daddr);
+	if (!n)
+		return err;
+	read_lock_bh(&n->lock);
+	if (n->nud_state & NUD_VALID) {
+		memcpy(p->dmac, n->ha, ETH_ALEN);
+		err = 0;
+	}
+	read_unlock_bh(&n->lock);
+	if (n->tbl->key_len == 4)
+		p->nexthop.s6_addr32[3] = *(__be32 *)n->primary_key;
+	else
+		memcpy(&p->nexthop, n->primary_key, sizeof(p->nexthop));
+	neigh_release(n);
+	return err;
+}
+
 static int toesim_connect(struct toedev *tdev, struct sock *sk,
 			  const struct toe_tcp_state *st)
 {
-	/* The engine lands with the offloaded-sockets work; until then
-	 * every connection stays in Linux TCP.
-	 */
-	return -EOPNOTSUPP;
+	struct toesim_dev *sd = toedev_priv(tdev);
+	struct toesim_conn_params p;
+	struct toesim_conn *conn;
+	int err;
+
+	err = toesim_conn_params(sk, &p);
+	if (err)
+		return err;
+	p.st = *st;
+	p.host = sk;
+	sock_hold(sk);
+	conn = toesim_hw_conn_add(sd->hw, &p);
+	if (IS_ERR(conn)) {
+		sock_put(sk);
+		return PTR_ERR(conn);
+	}
+	toe_sk_set_drv(sk, conn);
+	return 0;
 }
 
 static int toesim_send(struct toedev *tdev, struct sock *sk,
 		       struct sk_buff *skb)
 {
-	/* We own @skb whatever we return. */
-	kfree_skb(skb);
-	return -EOPNOTSUPP;
+	toesim_hw_conn_post(toe_sk_drv(sk), skb);
+	return 0;
+}
+
+static void toesim_recv(struct toedev *tdev, struct sock *sk, int copied)
+{
+	toesim_hw_conn_rcvd(toe_sk_drv(sk));
 }
 
 static int toesim_handback(struct toedev *tdev, struct sock *sk,
 			   enum toe_handback_reason reason,
-			   struct toe_tcp_state *st, struct sk_buff_head *unacked)
+			   struct toe_handback *hb)
 {
-	return -EOPNOTSUPP;
+	struct toesim_conn *conn = toe_sk_drv(sk);
+	bool drain;
+
+	/* Drain unless the peer cannot answer or the connection is gone. */
+	drain = reason != TOE_HB_DEV_DOWN && reason != TOE_HB_RST &&
+		reason != TOE_HB_ERROR;
+	toesim_hw_conn_remove(conn, drain, hb);
+	toe_sk_set_drv(sk, NULL);
+	sock_put(sk);
+	return 0;
 }
 
 static int toesim_ctl(struct toedev *tdev, unsigned int cmd, void *arg)
@@ -81,8 +198,20 @@ static void toesim_neigh_update(struct toedev *tdev, struct net_device *dev,
 				struct neighbour *n)
 {
 	struct toesim_dev *sd = toedev_priv(tdev);
+	u8 ha[ETH_ALEN];
+	bool valid;
 
 	atomic64_inc(&sd->neigh_updates);
+	read_lock_bh(&n->lock);
+	valid = n->nud_state & NUD_VALID;
+	memcpy(ha, n->ha, ETH_ALEN);
+	read_unlock_bh(&n->lock);
+	/* An entry going invalid keeps the last address: the engine goes on
+	 * with it until the stack resolves the neighbour again.
+	 */
+	if (valid)
+		toesim_hw_neigh_update(sd->hw, n->tbl->family, n->primary_key,
+				       ha);
 }
 
 static void toesim_redirect(struct toedev *tdev, struct net_device *dev,
@@ -99,6 +228,14 @@ static void toesim_port_change(struct toedev *tdev, struct net_device *dev,
 	struct toesim_dev *sd = toedev_priv(tdev);
 
 	atomic64_inc(&sd->port_changes);
+	/* The port is going away: the core handed every connection back
+	 * already; let go of the device.
+	 */
+	if (what == TOE_PORT_DOWN && dev->reg_state == NETREG_UNREGISTERING &&
+	    dev == sd->port) {
+		toesim_hw_stop(sd->hw);
+		sd->port = NULL;
+	}
 }
 
 static const struct toedev_ops toesim_ops = {
@@ -106,6 +243,7 @@ static const struct toedev_ops toesim_ops = {
 	.close		= toesim_close,
 	.connect	= toesim_connect,
 	.send		= toesim_send,
+	.recv		= toesim_recv,
 	.handback	= toesim_handback,
 	.ctl		= toesim_ctl,
 	.neigh_update	= toesim_neigh_update,
@@ -134,7 +272,7 @@ struct toedev *toesim_tom_create(struct device *parent, unsigned int id,
 	struct toedev *tdev;
 	int err;
 
-	hw = toesim_hw_create(table_size);
+	hw = toesim_hw_create(table_size, &toesim_host_ops);
 	if (IS_ERR(hw))
 		return ERR_CAST(hw);
 
@@ -147,6 +285,7 @@ struct toedev *toesim_tom_create(struct device *parent, unsigned int id,
 	sd->tdev = tdev;
 	sd->hw = hw;
 	sd->id = id;
+	sd->port = port;
 	tdev->supported = TOE_FAMILY_ALL;
 	tdev->families = TOE_FAMILY_ALL;
 	tdev->conn_limit = table_size;

@@ -1,0 +1,1326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * toesim: the TCP engine of the simulated silicon.
+ *
+ * Receive: the port's rx_handler takes frames of connections in the table
+ * off the receive path (after packet taps, before the IP layer) and queues
+ * them to the engine thread. Transmit: the engine builds Ethernet/IP/TCP
+ * frames itself, payload by reference to the host's pages, and sends them
+ * through the port's queue (qdiscs and taps see them). TCP as negotiated
+ * in the handshake Linux did: MSS, window scaling, timestamps (PAWS),
+ * SACK blocks when receiving out of order; RTT estimation (RFC 6298) and
+ * RTO with backoff, fast retransmit and NewReno recovery (RFC 6582),
+ * slow start and congestion avoidance, flow control with zero-window
+ * probing, delayed ACKs, window updates as the host reads, RFC 5961
+ * checks against blind RST, SYN and data injection.
+ *
+ * All TCP state of a connection is written by the engine thread only.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/etherdevice.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/kthread.h>
+#include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <net/ip.h>
+#include <net/ip6_checksum.h>
+#include <net/ipv6.h>
+#include <net/tcp.h>
+
+#include "engine.h"
+#include "toesim_hw.h"
+
+#define TOESIM_RTO_MIN_MS	200
+#define TOESIM_RTO_MAX_MS	120000
+#define TOESIM_RTO_INIT_MS	1000
+#define TOESIM_DACK_MS		40
+#define TOESIM_RXQ_MAX		8192
+#define TOESIM_HELD_MAX		64
+#define TOESIM_GSO_MAX		(64 * 1024 - 1024)
+#define TOESIM_DRAIN_MS		3000
+
+struct toesim_rx_cb {
+	struct toesim_conn *conn;
+};
+
+#define TOESIM_RX_CB(skb) ((struct toesim_rx_cb *)(skb)->cb)
+
+static u32 toesim_now_ts(const struct toesim_tcb *tcb)
+{
+	return tcp_time_stamp_raw() + tcb->tsoffset;
+}
+
+static void toesim_conn_put(struct toesim_conn *conn)
+{
+	if (refcount_dec_and_test(&conn->refcnt))
+		kfree_rcu(conn, rcu);
+}
+
+/* Queue @conn for the engine thread with event @ev. Any context. */
+static void toesim_conn_kick(struct toesim_conn *conn, int ev)
+{
+	struct toesim_hw *hw = conn->hw;
+	unsigned long flags;
+
+	set_bit(ev, &conn->tcb.events);
+	spin_lock_irqsave(&hw->work_lock, flags);
+	if (!conn->tcb.on_work) {
+		conn->tcb.on_work = true;
+		refcount_inc(&conn->refcnt);
+		list_add_tail(&conn->tcb.work_node, &hw->work);
+	}
+	spin_unlock_irqrestore(&hw->work_lock, flags);
+	wake_up(&hw->wait);
+}
+
+static void toesim_timer_fn(struct timer_list *t)
+{
+	struct toesim_conn *conn = from_timer(conn, t, tcb.timer);
+
+	toesim_conn_kick(conn, TOESIM_EV_TIMER);
+}
+
+static void toesim_rearm(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	unsigned long at = 0;
+
+	if (tcb->dead)
+		return;
+	if (tcb->rto_at)
+		at = tcb->rto_at;
+	if (tcb->dack_at && (!at || time_before(tcb->dack_at, at)))
+		at = tcb->dack_at;
+	if (tcb->drain_at && (!at || time_before(tcb->drain_at, at)))
+		at = tcb->drain_at;
+	if (at)
+		mod_timer(&tcb->timer, at);
+	else
+		del_timer(&tcb->timer);
+}
+
+/* ---- transmit ----------------------------------------------------------- */
+
+static u32 toesim_rcv_space(struct toesim_conn *conn)
+{
+	return conn->hw->host_ops->rcv_space(conn->host);
+}
+
+/* The window to advertise: what the host can take, never moving the right
+ * edge we advertised before to the left.
+ */
+static u32 toesim_select_window(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 space = toesim_rcv_space(conn);
+	u32 max = 65535U << tcb->rcv_wscale;
+	u32 cur = after(tcb->rcv_adv, tcb->rcv_nxt) ?
+		  tcb->rcv_adv - tcb->rcv_nxt : 0;
+	u32 wnd;
+
+	wnd = min(space, max);
+	wnd = round_down(wnd, 1U << tcb->rcv_wscale);
+	if (wnd < cur)
+		wnd = cur;
+	return wnd;
+}
+
+/* Attach payload [off, off + len) of the send queue (off from the first
+ * byte of its head skb) to @skb as page fragments, by reference.
+ */
+static int toesim_attach_payload(struct toesim_conn *conn, struct sk_buff *skb,
+				 u32 off, u32 len)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	struct sk_buff *src;
+	u32 pos = 0;
+	int i;
+
+	skb_queue_walk(&tcb->sndq, src) {
+		u32 slen = src->len, soff, flen, fpos = 0;
+
+		if (pos + slen <= off) {
+			pos += slen;
+			continue;
+		}
+		soff = off > pos ? off - pos : 0;
+		if (skb_headlen(src) > soff) {
+			u32 n = min(skb_headlen(src) - soff, len);
+
+			skb_put_data(skb, src->data + soff, n);
+			len -= n;
+			off += n;
+		}
+		fpos = skb_headlen(src);
+		for (i = 0; i < skb_shinfo(src)->nr_frags && len; i++) {
+			const skb_frag_t *f = &skb_shinfo(src)->frags[i];
+			u32 fsz = skb_frag_size(f), fo;
+
+			if (off >= pos + fpos + fsz) {
+				fpos += fsz;
+				continue;
+			}
+			fo = off - (pos + fpos);
+			flen = min(fsz - fo, len);
+			if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
+				return -EMSGSIZE;
+			skb_frag_ref(src, i);
+			skb_fill_page_desc(skb, skb_shinfo(skb)->nr_frags,
+					   skb_frag_page(f),
+					   skb_frag_off(f) + fo, flen);
+			skb->len += flen;
+			skb->data_len += flen;
+			skb->truesize += flen;
+			off += flen;
+			len -= flen;
+			fpos += fsz;
+		}
+		pos += slen;
+		if (!len)
+			return 0;
+	}
+	return len ? -EINVAL : 0;
+}
+
+/* Build and send one frame: [seq, seq + len) of the send queue, or a bare
+ * ACK (len 0). @seq may be snd_una - 1 for a window probe.
+ */
+static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	struct toesim_hw *hw = conn->hw;
+	struct net_device *dev = hw->port;
+	bool v6 = conn->tuple.family == AF_INET6;
+	int iphl = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	int optlen = 0, nsack = 0, tcphl, err;
+	struct sk_buff *skb, *o;
+	struct tcphdr *th;
+	__be32 *opt;
+	u32 wnd;
+
+	if (tcb->ts_ok)
+		optlen += TCPOLEN_TSTAMP_ALIGNED;
+	if (tcb->sack_ok && !skb_queue_empty(&tcb->oooq) && !len) {
+		nsack = min_t(int, skb_queue_len(&tcb->oooq), tcb->ts_ok ? 3 : 4);
+		optlen += 4 + nsack * TCPOLEN_SACK_PERBLOCK;
+	}
+	tcphl = sizeof(*th) + optlen;
+
+	skb = alloc_skb(LL_RESERVED_SPACE(dev) + iphl + tcphl +
+			(len ? min_t(u32, len, 256) : 0), GFP_KERNEL);
+	if (!skb)
+		return -ENOMEM;
+	skb_reserve(skb, LL_RESERVED_SPACE(dev) + iphl + tcphl);
+	if (len) {
+		/* The head of the send queue may be partly acknowledged. */
+		o = skb_peek(&tcb->sndq);
+		err = o ? toesim_attach_payload(conn, skb,
+						seq - TCP_SKB_CB(o)->seq, len) :
+			  -EINVAL;
+		if (err) {
+			kfree_skb(skb);
+			return err;
+		}
+	}
+
+	th = skb_push(skb, tcphl);
+	skb_reset_transport_header(skb);
+	memset(th, 0, sizeof(*th));
+	th->source = conn->tuple.sport;
+	th->dest = conn->tuple.dport;
+	th->seq = htonl(seq);
+	th->ack_seq = htonl(tcb->rcv_nxt);
+	th->doff = tcphl / 4;
+	th->ack = 1;
+	th->psh = !!(flags & TCPHDR_PSH);
+	wnd = toesim_select_window(conn);
+	th->window = htons(wnd >> tcb->rcv_wscale);
+	tcb->rcv_adv = tcb->rcv_nxt + wnd;
+
+	opt = (__be32 *)(th + 1);
+	if (tcb->ts_ok) {
+		*opt++ = htonl((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) |
+			       (TCPOPT_TIMESTAMP << 8) | TCPOLEN_TIMESTAMP);
+		*opt++ = htonl(toesim_now_ts(tcb));
+		*opt++ = htonl(tcb->ts_recent);
+	}
+	if (nsack) {
+		int n = 0;
+
+		*opt++ = htonl((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) |
+			       (TCPOPT_SACK << 8) |
+			       (TCPOLEN_SACK_BASE + nsack * TCPOLEN_SACK_PERBLOCK));
+		/* The first block is the most recent, as RFC 2018 wants;
+		 * the queue is by sequence, so report its tail first.
+		 */
+		skb_queue_reverse_walk(&tcb->oooq, o) {
+			if (n++ == nsack)
+				break;
+			*opt++ = htonl(TCP_SKB_CB(o)->seq);
+			*opt++ = htonl(TCP_SKB_CB(o)->end_seq);
+		}
+	}
+
+	if (v6) {
+		struct ipv6hdr *ip6 = skb_push(skb, sizeof(*ip6));
+
+		skb_reset_network_header(skb);
+		ip6_flow_hdr(ip6, 0, 0);
+		ip6->payload_len = htons(tcphl + len);
+		ip6->nexthdr = IPPROTO_TCP;
+		ip6->hop_limit = 64;
+		ip6->saddr = conn->tuple.saddr;
+		ip6->daddr = conn->tuple.daddr;
+		th->check = ~tcp_v6_check(tcphl + len, &ip6->saddr,
+					  &ip6->daddr, 0);
+		skb->protocol = htons(ETH_P_IPV6);
+	} else {
+		struct iphdr *iph = skb_push(skb, sizeof(*iph));
+
+		skb_reset_network_header(skb);
+		iph->version = 4;
+		iph->ihl = 5;
+		iph->tos = 0;
+		iph->tot_len = htons(iphl + tcphl + len);
+		iph->id = 0;
+		iph->frag_off = htons(IP_DF);
+		iph->ttl = 64;
+		iph->protocol = IPPROTO_TCP;
+		iph->saddr = conn->tuple.saddr.s6_addr32[3];
+		iph->daddr = conn->tuple.daddr.s6_addr32[3];
+		ip_send_check(iph);
+		th->check = ~tcp_v4_check(tcphl + len, iph->saddr, iph->daddr, 0);
+		skb->protocol = htons(ETH_P_IP);
+	}
+	skb->ip_summed = CHECKSUM_PARTIAL;
+	skb->csum_start = skb_transport_header(skb) - skb->head;
+	skb->csum_offset = offsetof(struct tcphdr, check);
+	if (len > tcb->mss) {
+		skb_shinfo(skb)->gso_size = tcb->mss;
+		skb_shinfo(skb)->gso_type = v6 ? SKB_GSO_TCPV6 : SKB_GSO_TCPV4;
+		skb_shinfo(skb)->gso_segs = DIV_ROUND_UP(len, tcb->mss);
+	}
+
+	spin_lock_bh(&conn->l2_lock);
+	eth_header(skb, dev, ntohs(skb->protocol), conn->dmac, dev->dev_addr,
+		   0);
+	spin_unlock_bh(&conn->l2_lock);
+	skb_reset_mac_header(skb);
+	skb->dev = dev;
+
+	tcb->dack_at = 0;
+	tcb->segs_unacked = 0;
+	tcb->stats.tx_segs += skb_shinfo(skb)->gso_segs ?: 1;
+	atomic64_inc(&hw->tx_frames);
+	err = dev_queue_xmit(skb);
+	return err == NET_XMIT_SUCCESS || err == NET_XMIT_CN ? 0 : -ENOBUFS;
+}
+
+static void toesim_send_ack(struct toesim_conn *conn)
+{
+	toesim_xmit(conn, conn->tcb.snd_nxt, 0, 0);
+}
+
+static void toesim_arm_rto(struct toesim_tcb *tcb)
+{
+	u32 ms = min_t(u32, tcb->rto_ms << tcb->backoff, TOESIM_RTO_MAX_MS);
+
+	tcb->rto_at = jiffies + msecs_to_jiffies(ms) ?: 1;
+}
+
+/* Send what the windows allow. */
+static void toesim_push(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 inflight, wnd, len;
+
+	if (tcb->dead)
+		return;
+	for (;;) {
+		if (!before(tcb->snd_nxt, tcb->write_seq))
+			break;
+		inflight = tcb->snd_nxt - tcb->snd_una;
+		wnd = min(tcb->cwnd, tcb->snd_wnd);
+		if (inflight >= wnd) {
+			/* Zero window and nothing in flight: probe. */
+			if (!tcb->snd_wnd && !inflight && !tcb->rto_at)
+				toesim_arm_rto(tcb);
+			break;
+		}
+		len = min3(tcb->write_seq - tcb->snd_nxt, wnd - inflight,
+			   (u32)TOESIM_GSO_MAX);
+		/* Avoid silly segments while more is in flight. */
+		if (len < tcb->mss && inflight &&
+		    tcb->write_seq - tcb->snd_nxt > len)
+			break;
+		if (toesim_xmit(conn, tcb->snd_nxt, len, TCPHDR_PSH))
+			break;
+		if (tcb->snd_nxt != tcb->snd_max && before(tcb->snd_nxt, tcb->snd_max))
+			tcb->stats.retrans++;
+		tcb->snd_nxt += len;
+		if (after(tcb->snd_nxt, tcb->snd_max))
+			tcb->snd_max = tcb->snd_nxt;
+		if (!tcb->rto_at)
+			toesim_arm_rto(tcb);
+	}
+	conn->hw->host_ops->snd_update(conn->host, tcb->snd_una, tcb->snd_nxt,
+				       tcb->snd_wnd);
+}
+
+static void toesim_retransmit_head(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 len = min_t(u32, tcb->mss, tcb->snd_max - tcb->snd_una);
+
+	if (!len)
+		return;
+	if (!toesim_xmit(conn, tcb->snd_una, len, TCPHDR_PSH))
+		tcb->stats.retrans++;
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+struct toesim_seg {
+	u32 seq;
+	u32 end_seq;	/* seq + payload length */
+	u32 ack;
+	u32 wnd;	/* raw window field */
+	u32 tsval;
+	u32 tsecr;
+	bool has_ts;
+	u8 flags;
+	u32 len;	/* payload length */
+	u32 hdrlen;	/* network + transport header length */
+};
+
+static bool toesim_parse_opts(const struct tcphdr *th, struct toesim_seg *seg)
+{
+	const u8 *p = (const u8 *)(th + 1);
+	int left = th->doff * 4 - sizeof(*th);
+
+	while (left > 0) {
+		u8 kind = *p, len;
+
+		if (kind == TCPOPT_EOL)
+			break;
+		if (kind == TCPOPT_NOP) {
+			p++;
+			left--;
+			continue;
+		}
+		if (left < 2)
+			return false;
+		len = p[1];
+		if (len < 2 || len > left)
+			return false;
+		if (kind == TCPOPT_TIMESTAMP && len == TCPOLEN_TIMESTAMP) {
+			seg->has_ts = true;
+			seg->tsval = get_unaligned_be32(p + 2);
+			seg->tsecr = get_unaligned_be32(p + 6);
+		}
+		p += len;
+		left -= len;
+	}
+	return true;
+}
+
+static void toesim_update_rtt(struct toesim_tcb *tcb, u32 rtt_us)
+{
+	if (!rtt_us)
+		rtt_us = 1;
+	if (!tcb->srtt_us) {
+		tcb->srtt_us = rtt_us;
+		tcb->rttvar_us = rtt_us / 2;
+	} else {
+		u32 err = abs((int)(tcb->srtt_us - rtt_us));
+
+		tcb->rttvar_us = (3 * tcb->rttvar_us + err) / 4;
+		tcb->srtt_us = (7 * tcb->srtt_us + rtt_us) / 8;
+	}
+	tcb->rto_ms = clamp_t(u32, (tcb->srtt_us + 4 * tcb->rttvar_us) / 1000,
+			      TOESIM_RTO_MIN_MS, TOESIM_RTO_MAX_MS);
+}
+
+static void toesim_free_acked(struct toesim_tcb *tcb, u32 ack)
+{
+	struct sk_buff *skb;
+
+	while ((skb = skb_peek(&tcb->sndq))) {
+		u32 end = TCP_SKB_CB(skb)->end_seq;
+
+		if (after(end, ack))
+			break;
+		__skb_unlink(skb, &tcb->sndq);
+		consume_skb(skb);	/* sock_wfree: the host's buffer space */
+	}
+}
+
+static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 ack = seg->ack, acked, wnd, flight, mss = tcb->mss;
+
+	wnd = seg->wnd << tcb->snd_wscale;
+
+	if (after(ack, tcb->snd_una)) {
+		acked = ack - tcb->snd_una;
+		tcb->snd_una = ack;
+		if (before(tcb->snd_nxt, ack))
+			tcb->snd_nxt = ack;
+		toesim_free_acked(tcb, ack);
+		tcb->dupacks = 0;
+		tcb->backoff = 0;
+
+		if (seg->has_ts && tcb->ts_ok && seg->tsecr)
+			toesim_update_rtt(tcb, (toesim_now_ts(tcb) - seg->tsecr) *
+					  USEC_PER_MSEC);
+
+		if (tcb->in_recovery) {
+			if (!before(ack, tcb->recover)) {
+				tcb->in_recovery = false;
+				tcb->cwnd = tcb->ssthresh;
+			} else {
+				/* NewReno partial ACK: the next hole. */
+				toesim_retransmit_head(conn);
+				tcb->cwnd = max(tcb->cwnd - min(acked, tcb->cwnd) + mss,
+						mss);
+			}
+		} else if (tcb->cwnd < tcb->ssthresh) {
+			tcb->cwnd += min(acked, 2 * mss);
+		} else {
+			tcb->cwnd += max_t(u32, (u64)mss * mss / tcb->cwnd, 1);
+		}
+		tcb->cwnd = min_t(u32, tcb->cwnd, 64U << 20);
+		tcb->rto_at = 0;
+		if (tcb->snd_una != tcb->snd_max)
+			toesim_arm_rto(tcb);
+	} else if (ack == tcb->snd_una && !seg->len &&
+		   tcb->snd_una != tcb->snd_max && wnd == tcb->snd_wnd) {
+		tcb->stats.dupacks++;
+		if (++tcb->dupacks == 3 && !tcb->in_recovery &&
+		    after(tcb->snd_una, tcb->recover)) {
+			flight = tcb->snd_max - tcb->snd_una;
+			tcb->ssthresh = max(flight / 2, 2 * mss);
+			tcb->cwnd = tcb->ssthresh + 3 * mss;
+			tcb->recover = tcb->snd_max;
+			tcb->in_recovery = true;
+			tcb->stats.fast_retrans++;
+			toesim_retransmit_head(conn);
+		} else if (tcb->dupacks > 3 && tcb->in_recovery) {
+			tcb->cwnd += mss;
+		}
+	}
+
+	/* Window update (RFC 793 SND.WL1/WL2). */
+	if (after(seg->seq, tcb->snd_wl1) ||
+	    (seg->seq == tcb->snd_wl1 && !before(ack, tcb->snd_wl2))) {
+		tcb->snd_wnd = wnd;
+		tcb->snd_wl1 = seg->seq;
+		tcb->snd_wl2 = ack;
+	}
+}
+
+/* Queue an out of order segment, by sequence, within the memory bound. */
+static void toesim_ooo_queue(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 seq = TCP_SKB_CB(skb)->seq, end = TCP_SKB_CB(skb)->end_seq;
+	struct sk_buff *p;
+
+	if (tcb->ooo_bytes + skb->len > toesim_rcv_space(conn)) {
+		tcb->stats.rcv_drops++;
+		kfree_skb(skb);
+		return;
+	}
+	skb_queue_walk(&tcb->oooq, p) {
+		if (!before(seq, TCP_SKB_CB(p)->seq) &&
+		    !after(end, TCP_SKB_CB(p)->end_seq)) {
+			kfree_skb(skb);	/* already have it */
+			return;
+		}
+		if (before(seq, TCP_SKB_CB(p)->seq)) {
+			__skb_queue_before(&tcb->oooq, p, skb);
+			goto queued;
+		}
+	}
+	__skb_queue_tail(&tcb->oooq, skb);
+queued:
+	tcb->ooo_bytes += skb->len;
+	tcb->stats.ooo++;
+}
+
+/* Deliver @skb (payload from @seq) to the host if it starts at rcv_nxt. */
+static bool toesim_deliver(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 seq = TCP_SKB_CB(skb)->seq;
+	u32 len;
+
+	if (before(seq, tcb->rcv_nxt)) {
+		u32 skip = tcb->rcv_nxt - seq;
+
+		if (skip >= skb->len) {
+			kfree_skb(skb);
+			return true;
+		}
+		if (!pskb_pull(skb, skip)) {
+			kfree_skb(skb);
+			return false;
+		}
+		seq = tcb->rcv_nxt;
+	}
+	len = skb->len;
+	if (conn->hw->host_ops->deliver(conn->host, skb, seq)) {
+		tcb->stats.rcv_drops++;
+		kfree_skb(skb);
+		return false;
+	}
+	tcb->rcv_nxt = seq + len;
+	return true;
+}
+
+static void toesim_ooo_drain(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	struct sk_buff *skb;
+
+	while ((skb = skb_peek(&tcb->oooq))) {
+		if (after(TCP_SKB_CB(skb)->seq, tcb->rcv_nxt))
+			break;
+		__skb_unlink(skb, &tcb->oooq);
+		tcb->ooo_bytes -= skb->len;
+		if (!toesim_deliver(conn, skb))
+			break;
+	}
+}
+
+static void toesim_hold(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+
+	if (skb_queue_len(&tcb->held) >= TOESIM_HELD_MAX) {
+		kfree_skb(skb);
+		return;
+	}
+	__skb_queue_tail(&tcb->held, skb);
+}
+
+static void toesim_challenge_ack(struct toesim_conn *conn)
+{
+	conn->tcb.stats.challenge_acks++;
+	toesim_send_ack(conn);
+}
+
+/* Process one frame of @conn; skb->data at the network header. */
+static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	struct toesim_seg seg = {};
+	const struct tcphdr *th;
+	u32 wnd_edge;
+	bool ack_now = false;
+
+	th = (const struct tcphdr *)skb_transport_header(skb);
+	seg.hdrlen = skb_transport_offset(skb) + th->doff * 4;
+	seg.len = skb->len - seg.hdrlen;
+	seg.seq = ntohl(th->seq);
+	seg.end_seq = seg.seq + seg.len;
+	seg.ack = ntohl(th->ack_seq);
+	seg.wnd = ntohs(th->window);
+	seg.flags = tcp_flag_byte(th);
+	if (!toesim_parse_opts(th, &seg)) {
+		kfree_skb(skb);
+		return;
+	}
+	tcb->stats.rx_segs++;
+
+	/* After a FIN every frame is Linux TCP's too, but the engine still
+	 * needs the ACKs in them to drain what it sends; after a RST
+	 * nothing matters any more.
+	 */
+	if (tcb->fin_seen) {
+		if (!tcb->rst_seen && th->ack && !th->rst && !th->syn &&
+		    !after(seg.ack, tcb->snd_max) &&
+		    !before(seg.ack, tcb->snd_una)) {
+			toesim_ack(conn, &seg);
+			toesim_push(conn);
+		}
+		toesim_hold(conn, skb);
+		return;
+	}
+
+	wnd_edge = tcb->rcv_nxt + max_t(u32, tcb->rcv_adv - tcb->rcv_nxt, 1);
+
+	if (th->rst) {
+		/* RFC 5961 3.2: only an exact match resets. */
+		if (seg.seq == tcb->rcv_nxt) {
+			tcb->fin_seen = true;
+			tcb->rst_seen = true;
+			toesim_hold(conn, skb);
+			conn->hw->host_ops->request_remove(conn->host,
+							   TOESIM_RM_RST);
+		} else {
+			if (!before(seg.seq, tcb->rcv_nxt) &&
+			    before(seg.seq, wnd_edge))
+				toesim_challenge_ack(conn);
+			kfree_skb(skb);
+		}
+		return;
+	}
+	if (th->syn) {
+		/* RFC 5961 4.2: a SYN on an established connection. */
+		toesim_challenge_ack(conn);
+		kfree_skb(skb);
+		return;
+	}
+	if (!th->ack) {
+		kfree_skb(skb);
+		return;
+	}
+
+	/* PAWS (RFC 7323 5.3). */
+	if (tcb->ts_ok && seg.has_ts &&
+	    (s32)(seg.tsval - tcb->ts_recent) < 0) {
+		tcb->stats.paws_drops++;
+		toesim_send_ack(conn);
+		kfree_skb(skb);
+		return;
+	}
+
+	/* Acceptability (RFC 793), with a zero window taking only ACKs. */
+	if (seg.len && (!before(seg.seq, wnd_edge) ||
+			!after(seg.end_seq, tcb->rcv_nxt))) {
+		toesim_send_ack(conn);
+		kfree_skb(skb);
+		return;
+	}
+
+	/* RFC 5961 5.2: ACKs of data we never sent, or far too old. */
+	if (after(seg.ack, tcb->snd_max) ||
+	    before(seg.ack, tcb->snd_una - max(tcb->snd_wnd, 65535U))) {
+		toesim_challenge_ack(conn);
+		kfree_skb(skb);
+		return;
+	}
+
+	if (seg.has_ts && tcb->ts_ok && !after(seg.seq, tcb->rcv_nxt))
+		tcb->ts_recent = seg.tsval;
+
+	toesim_ack(conn, &seg);
+
+	if (th->fin) {
+		/* Teardown is Linux TCP's: it gets this frame, data and all,
+		 * after the handback.
+		 */
+		tcb->fin_seen = true;
+		toesim_hold(conn, skb);
+		conn->hw->host_ops->request_remove(conn->host, TOESIM_RM_FIN);
+		toesim_push(conn);
+		return;
+	}
+
+	if (!seg.len) {
+		kfree_skb(skb);
+		toesim_push(conn);
+		return;
+	}
+
+	/* Payload only from here on. */
+	if (!pskb_pull(skb, seg.hdrlen) || pskb_trim(skb, seg.len)) {
+		kfree_skb(skb);
+		return;
+	}
+	if (after(seg.end_seq, wnd_edge) && pskb_trim(skb, wnd_edge - seg.seq)) {
+		kfree_skb(skb);
+		return;
+	}
+	TCP_SKB_CB(skb)->seq = seg.seq;
+	TCP_SKB_CB(skb)->end_seq = seg.seq + skb->len;
+
+	if (after(seg.seq, tcb->rcv_nxt)) {
+		toesim_ooo_queue(conn, skb);
+		ack_now = true;		/* duplicate ACK with SACK */
+	} else {
+		bool had_ooo = !skb_queue_empty(&tcb->oooq);
+
+		if (toesim_deliver(conn, skb)) {
+			toesim_ooo_drain(conn);
+			if (had_ooo)
+				ack_now = true;
+		} else {
+			ack_now = true;	/* host full: tell the peer */
+		}
+		if (++tcb->segs_unacked >= 2 || (seg.flags & TCPHDR_PSH &&
+						 tcb->segs_unacked > 1))
+			ack_now = true;
+	}
+
+	toesim_push(conn);
+	if (ack_now || tcb->segs_unacked >= 2)
+		toesim_send_ack(conn);
+	else if (!tcb->dack_at)
+		tcb->dack_at = jiffies + msecs_to_jiffies(TOESIM_DACK_MS) ?: 1;
+}
+
+/* ---- timers and host requests ------------------------------------------- */
+
+static void toesim_timers(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	unsigned long now = jiffies;
+
+	if (tcb->dack_at && !time_before(now, tcb->dack_at)) {
+		tcb->dack_at = 0;
+		toesim_send_ack(conn);
+	}
+	if (tcb->rto_at && !time_before(now, tcb->rto_at)) {
+		tcb->rto_at = 0;
+		if (tcb->snd_una != tcb->snd_max) {
+			/* RTO: go back to snd_una with one segment. */
+			u32 flight = tcb->snd_max - tcb->snd_una;
+
+			tcb->stats.rto++;
+			tcb->ssthresh = max(flight / 2, 2U * tcb->mss);
+			tcb->cwnd = tcb->mss;
+			tcb->in_recovery = false;
+			tcb->dupacks = 0;
+			tcb->recover = tcb->snd_max;
+			tcb->snd_nxt = tcb->snd_una;
+			if (tcb->backoff < 10)
+				tcb->backoff++;
+			toesim_push(conn);
+		} else if (!tcb->snd_wnd && before(tcb->snd_una, tcb->write_seq)) {
+			/* Persist: a probe the peer must answer. */
+			toesim_xmit(conn, tcb->snd_una - 1, 0, 0);
+			if (tcb->backoff < 10)
+				tcb->backoff++;
+			toesim_arm_rto(tcb);
+		}
+	}
+}
+
+static void toesim_take_host_tx(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	struct sk_buff *skb;
+
+	while ((skb = skb_dequeue(&tcb->hostq))) {
+		if (TCP_SKB_CB(skb)->seq != tcb->write_seq) {
+			/* The host broke the stream: nothing sane to do. */
+			kfree_skb(skb);
+			conn->hw->host_ops->request_remove(conn->host,
+							   TOESIM_RM_ERROR);
+			continue;
+		}
+		tcb->write_seq = TCP_SKB_CB(skb)->end_seq;
+		__skb_queue_tail(&tcb->sndq, skb);
+	}
+}
+
+/* Take @conn off the table and return its state (engine thread). */
+static void toesim_finish_remove(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	struct toesim_hw *hw = conn->hw;
+	struct toe_handback *hb = conn->hb;
+	struct sk_buff *skb;
+
+	spin_lock_bh(&hw->lock);
+	hlist_del_rcu(&conn->hnode);
+	list_del(&conn->node);
+	hw->used--;
+	spin_unlock_bh(&hw->lock);
+	tcb->dead = true;
+	del_timer_sync(&tcb->timer);
+
+	toesim_take_host_tx(conn);
+	hb->st.snd_una = tcb->snd_una;
+	hb->st.snd_nxt = tcb->snd_max;
+	hb->st.write_seq = tcb->write_seq;
+	hb->st.rcv_nxt = tcb->rcv_nxt;
+	hb->st.snd_wnd = tcb->snd_wnd;
+	hb->st.rcv_wnd = after(tcb->rcv_adv, tcb->rcv_nxt) ?
+			 tcb->rcv_adv - tcb->rcv_nxt : 0;
+	hb->st.ts_recent = tcb->ts_recent;
+	hb->st.srtt_us = tcb->srtt_us;
+	hb->st.mss = tcb->mss;
+
+	/* Unacknowledged payload, trimmed to start at snd_una. */
+	while ((skb = __skb_dequeue(&tcb->sndq))) {
+		u32 seq = TCP_SKB_CB(skb)->seq;
+
+		if (before(seq, tcb->snd_una)) {
+			if (!pskb_pull(skb, tcb->snd_una - seq)) {
+				kfree_skb(skb);
+				continue;
+			}
+			TCP_SKB_CB(skb)->seq = tcb->snd_una;
+		}
+		__skb_queue_tail(&hb->unacked, skb);
+	}
+	skb_queue_splice_tail_init(&tcb->held, &hb->frames);
+	__skb_queue_purge(&tcb->oooq);
+	tcb->ooo_bytes = 0;
+	complete(&tcb->removed);
+}
+
+static void toesim_process(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	unsigned long ev = xchg(&tcb->events, 0);
+
+	if (tcb->dead)
+		return;
+	if (ev & BIT(TOESIM_EV_TX))
+		toesim_take_host_tx(conn);
+	if (ev & BIT(TOESIM_EV_TIMER))
+		toesim_timers(conn);
+	if (ev & BIT(TOESIM_EV_RCVD)) {
+		u32 cur = after(tcb->rcv_adv, tcb->rcv_nxt) ?
+			  tcb->rcv_adv - tcb->rcv_nxt : 0;
+		u32 space = toesim_rcv_space(conn);
+
+		/* Window update once it grew by two segments or half. */
+		if (space >= cur + 2 * tcb->mss || space >= 2 * cur)
+			toesim_send_ack(conn);
+	}
+	if (ev & (BIT(TOESIM_EV_TX) | BIT(TOESIM_EV_TIMER)))
+		toesim_push(conn);
+
+	if (ev & BIT(TOESIM_EV_REMOVE) && !tcb->drain_at) {
+		if (conn->drain)
+			tcb->drain_at = jiffies +
+					msecs_to_jiffies(TOESIM_DRAIN_MS) ?: 1;
+		else
+			goto finish;
+	}
+	if (tcb->drain_at) {
+		if (tcb->snd_una == tcb->write_seq &&
+		    skb_queue_empty(&tcb->hostq))
+			goto finish;
+		if (!time_before(jiffies, tcb->drain_at))
+			goto finish;
+	}
+	toesim_rearm(conn);
+	return;
+finish:
+	toesim_finish_remove(conn);
+}
+
+/* ---- the engine thread and the receive hook ----------------------------- */
+
+static void toesim_run_rx(struct toesim_hw *hw)
+{
+	struct sk_buff_head q;
+	struct toesim_conn *conn;
+	struct sk_buff *skb;
+
+	__skb_queue_head_init(&q);
+	spin_lock_bh(&hw->rxq.lock);
+	skb_queue_splice_init(&hw->rxq, &q);
+	spin_unlock_bh(&hw->rxq.lock);
+
+	while ((skb = __skb_dequeue(&q))) {
+		conn = TOESIM_RX_CB(skb)->conn;
+		if (conn->tcb.dead) {
+			/* Handed back meanwhile: the frame is Linux's. */
+			atomic64_inc(&hw->rx_reinjected);
+			netif_rx(skb);
+		} else {
+			toesim_rcv(conn, skb);
+			toesim_rearm(conn);
+		}
+		toesim_conn_put(conn);
+		cond_resched();
+	}
+}
+
+static void toesim_run_work(struct toesim_hw *hw)
+{
+	struct toesim_conn *conn;
+
+	for (;;) {
+		spin_lock_irq(&hw->work_lock);
+		conn = list_first_entry_or_null(&hw->work, struct toesim_conn,
+						tcb.work_node);
+		if (conn) {
+			list_del(&conn->tcb.work_node);
+			conn->tcb.on_work = false;
+		}
+		spin_unlock_irq(&hw->work_lock);
+		if (!conn)
+			break;
+		toesim_process(conn);
+		toesim_conn_put(conn);
+		cond_resched();
+	}
+}
+
+static bool toesim_has_work(struct toesim_hw *hw)
+{
+	return !skb_queue_empty_lockless(&hw->rxq) ||
+	       !list_empty_careful(&hw->work) || kthread_should_stop();
+}
+
+static int toesim_thread(void *data)
+{
+	struct toesim_hw *hw = data;
+
+	while (!kthread_should_stop()) {
+		wait_event_interruptible(hw->wait, toesim_has_work(hw));
+		toesim_run_rx(hw);
+		toesim_run_work(hw);
+	}
+	return 0;
+}
+
+/* Classify a frame; on a hit take a reference on the connection. */
+static struct toesim_conn *toesim_classify(struct toesim_hw *hw,
+					   struct sk_buff *skb)
+{
+	struct toesim_tuple t;
+	struct toesim_conn *conn;
+	const struct tcphdr *th;
+	int thoff;
+
+	memset(&t, 0, sizeof(t));
+	if (skb->protocol == htons(ETH_P_IP)) {
+		const struct iphdr *iph;
+
+		if (!pskb_may_pull(skb, sizeof(*iph)))
+			return NULL;
+		iph = ip_hdr(skb);
+		if (iph->protocol != IPPROTO_TCP || iph->ihl < 5 ||
+		    ip_is_fragment(iph))
+			return NULL;
+		thoff = iph->ihl * 4;
+		t.family = AF_INET;
+		t.saddr.s6_addr32[3] = iph->daddr;
+		t.daddr.s6_addr32[3] = iph->saddr;
+	} else if (skb->protocol == htons(ETH_P_IPV6)) {
+		const struct ipv6hdr *ip6;
+
+		if (!pskb_may_pull(skb, sizeof(*ip6)))
+			return NULL;
+		ip6 = ipv6_hdr(skb);
+		if (ip6->nexthdr != IPPROTO_TCP)
+			return NULL;
+		thoff = sizeof(*ip6);
+		t.family = AF_INET6;
+		t.saddr = ip6->daddr;
+		t.daddr = ip6->saddr;
+	} else {
+		return NULL;
+	}
+	if (!pskb_may_pull(skb, thoff + sizeof(*th)))
+		return NULL;
+	th = (const struct tcphdr *)(skb->data + thoff);
+	t.sport = th->dest;
+	t.dport = th->source;
+
+	hlist_for_each_entry_rcu(conn, toesim_hw_bucket(hw, &t), hnode) {
+		if (!memcmp(&conn->tuple, &t, sizeof(t)))
+			return refcount_inc_not_zero(&conn->refcnt) ? conn :
+								      NULL;
+	}
+	return NULL;
+}
+
+/* Validate the frame of a connection: headers, lengths, checksum. */
+static bool toesim_check_frame(struct sk_buff *skb)
+{
+	const struct tcphdr *th;
+	int thoff, len;
+
+	if (skb->protocol == htons(ETH_P_IP)) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		len = ntohs(iph->tot_len);
+		thoff = iph->ihl * 4;
+		if (len > skb->len || len < thoff + (int)sizeof(*th) ||
+		    ip_fast_csum((u8 *)iph, iph->ihl))
+			return false;
+	} else {
+		len = sizeof(struct ipv6hdr) + ntohs(ipv6_hdr(skb)->payload_len);
+		thoff = sizeof(struct ipv6hdr);
+		if (len > skb->len || len < thoff + (int)sizeof(*th))
+			return false;
+	}
+	if (pskb_trim_rcsum(skb, len))
+		return false;
+	skb_set_transport_header(skb, thoff);
+	th = tcp_hdr(skb);
+	if (th->doff < 5 || !pskb_may_pull(skb, thoff + th->doff * 4))
+		return false;
+	th = tcp_hdr(skb);
+	if (th->doff * 4 > len - thoff)
+		return false;
+
+	if (skb->ip_summed == CHECKSUM_UNNECESSARY ||
+	    skb->ip_summed == CHECKSUM_PARTIAL)
+		return true;
+	if (skb->protocol == htons(ETH_P_IP))
+		return !csum_tcpudp_magic(ip_hdr(skb)->saddr, ip_hdr(skb)->daddr,
+					  len - thoff, IPPROTO_TCP,
+					  skb_checksum(skb, thoff, len - thoff, 0));
+	return !csum_ipv6_magic(&ipv6_hdr(skb)->saddr, &ipv6_hdr(skb)->daddr,
+				len - thoff, IPPROTO_TCP,
+				skb_checksum(skb, thoff, len - thoff, 0));
+}
+
+static rx_handler_result_t toesim_rx_handler(struct sk_buff **pskb)
+{
+	struct sk_buff *skb = *pskb;
+	struct toesim_hw *hw = rcu_dereference(skb->dev->rx_handler_data);
+	struct toesim_conn *conn;
+
+	if (skb->pkt_type == PACKET_OTHERHOST || skb->pkt_type == PACKET_LOOPBACK)
+		return RX_HANDLER_PASS;
+	conn = toesim_classify(hw, skb);
+	if (!conn)
+		return RX_HANDLER_PASS;
+
+	skb = skb_share_check(skb, GFP_ATOMIC);
+	if (!skb || !toesim_check_frame(skb) ||
+	    skb_queue_len(&hw->rxq) >= TOESIM_RXQ_MAX ||
+	    atomic_read(&hw->fault_drop)) {
+		if (skb && atomic_read(&hw->fault_drop) > 0)
+			atomic_dec(&hw->fault_drop);
+		atomic64_inc(&hw->rx_drops);
+		kfree_skb(skb);
+		toesim_conn_put(conn);
+		return RX_HANDLER_CONSUMED;
+	}
+	/* As ip_rcv() does: the sender's socket (veth) lets go here. */
+	skb_orphan(skb);
+	TOESIM_RX_CB(skb)->conn = conn;
+	atomic64_inc(&hw->rx_frames);
+	skb_queue_tail(&hw->rxq, skb);
+	wake_up(&hw->wait);
+	return RX_HANDLER_CONSUMED;
+}
+
+/**
+ * toesim_engine_start() - attach the engine to its port and start it
+ * @hw: the instance
+ * @port: the Ethernet device the engine sends and receives on
+ *
+ * Context: process; RTNL held; may sleep.
+ * Return: 0 or a negative errno (-EBUSY if the port has an rx_handler).
+ */
+int toesim_engine_start(struct toesim_hw *hw, struct net_device *port)
+{
+	int err;
+
+	ASSERT_RTNL();
+	hw->port = port;
+	hw->thread = kthread_create(toesim_thread, hw, "toesim/%s",
+				    port->name);
+	if (IS_ERR(hw->thread)) {
+		err = PTR_ERR(hw->thread);
+		hw->thread = NULL;
+		return err;
+	}
+	if (hw->cpu >= 0 && cpu_online(hw->cpu))
+		kthread_bind(hw->thread, hw->cpu);
+	err = netdev_rx_handler_register(port, toesim_rx_handler, hw);
+	if (err) {
+		kthread_stop(hw->thread);
+		hw->thread = NULL;
+		return err;
+	}
+	wake_up_process(hw->thread);
+	return 0;
+}
+
+/**
+ * toesim_engine_stop() - detach the engine from its port and stop it
+ * @hw: the instance, its table empty
+ *
+ * Context: process; RTNL held; may sleep.
+ */
+void toesim_engine_stop(struct toesim_hw *hw)
+{
+	struct sk_buff *skb;
+
+	ASSERT_RTNL();
+	if (!hw->thread)
+		return;
+	netdev_rx_handler_unregister(hw->port);
+	synchronize_net();
+	kthread_stop(hw->thread);
+	hw->thread = NULL;
+	while ((skb = skb_dequeue(&hw->rxq))) {
+		toesim_conn_put(TOESIM_RX_CB(skb)->conn);
+		netif_rx(skb);
+	}
+}
+
+/**
+ * toesim_hw_conn_add() - install a connection in the table
+ * @hw: the instance, started
+ * @p: the connection
+ *
+ * From now on the engine takes the connection's frames off the receive
+ * path. The host's @p->host stays referenced until the connection is
+ * removed.
+ *
+ * Context: process; may sleep.
+ * Return: the connection, or ERR_PTR(-ENOSPC) when the table is full,
+ * ERR_PTR(-ENETDOWN) when the engine is stopped, ERR_PTR(-ENOMEM).
+ */
+struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
+				       const struct toesim_conn_params *p)
+{
+	const struct toe_tcp_state *st = &p->st;
+	struct toesim_conn *conn;
+	struct toesim_tcb *tcb;
+	int err;
+
+	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	if (!conn)
+		return ERR_PTR(-ENOMEM);
+	conn->tuple = p->tuple;
+	conn->hw = hw;
+	conn->host = p->host;
+	conn->nexthop = p->nexthop;
+	memcpy(conn->dmac, p->dmac, ETH_ALEN);
+	spin_lock_init(&conn->l2_lock);
+	refcount_set(&conn->refcnt, 1);
+
+	tcb = &conn->tcb;
+	skb_queue_head_init(&tcb->hostq);
+	__skb_queue_head_init(&tcb->sndq);
+	__skb_queue_head_init(&tcb->oooq);
+	__skb_queue_head_init(&tcb->held);
+	timer_setup(&tcb->timer, toesim_timer_fn, 0);
+	init_completion(&tcb->removed);
+	INIT_LIST_HEAD(&tcb->work_node);
+	tcb->snd_una = st->snd_una;
+	tcb->snd_nxt = st->snd_nxt;
+	tcb->snd_max = st->snd_nxt;
+	tcb->write_seq = st->write_seq;
+	tcb->snd_wnd = st->snd_wnd;
+	tcb->snd_wl1 = st->rcv_nxt;
+	tcb->snd_wl2 = st->snd_una;
+	tcb->recover = st->snd_una;
+	tcb->rcv_nxt = st->rcv_nxt;
+	tcb->rcv_adv = st->rcv_nxt + st->rcv_wnd;
+	tcb->snd_wscale = st->snd_wscale;
+	tcb->rcv_wscale = st->rcv_wscale;
+	tcb->mss = st->mss ?: 536;
+	tcb->ts_ok = st->ts_ok;
+	tcb->sack_ok = st->sack_ok;
+	tcb->ts_recent = st->ts_recent;
+	tcb->tsoffset = st->tsoffset;
+	tcb->cwnd = 10 * tcb->mss;
+	tcb->ssthresh = U32_MAX;
+	tcb->rto_ms = TOESIM_RTO_INIT_MS;
+	if (st->srtt_us)
+		toesim_update_rtt(tcb, st->srtt_us);
+
+	err = -ENETDOWN;
+	spin_lock_bh(&hw->lock);
+	if (!hw->running || !hw->thread)
+		goto err_unlock;
+	err = -ENOSPC;
+	if (hw->used >= hw->size) {
+		atomic64_inc(&hw->table_full);
+		goto err_unlock;
+	}
+	hw->used++;
+	list_add_tail(&conn->node, &hw->conns);
+	hlist_add_head_rcu(&conn->hnode, toesim_hw_bucket(hw, &conn->tuple));
+	spin_unlock_bh(&hw->lock);
+	return conn;
+
+err_unlock:
+	spin_unlock_bh(&hw->lock);
+	kfree(conn);
+	return ERR_PTR(err);
+}
+
+/**
+ * toesim_hw_conn_post() - post payload for transmission
+ * @conn: the connection
+ * @skb: payload, TCP_SKB_CB(skb)->seq and ->end_seq set; the engine owns it
+ *
+ * Context: any.
+ */
+void toesim_hw_conn_post(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	skb_queue_tail(&conn->tcb.hostq, skb);
+	toesim_conn_kick(conn, TOESIM_EV_TX);
+}
+
+/**
+ * toesim_hw_conn_rcvd() - the host consumed received data
+ * @conn: the connection
+ *
+ * Context: any.
+ */
+void toesim_hw_conn_rcvd(struct toesim_conn *conn)
+{
+	toesim_conn_kick(conn, TOESIM_EV_RCVD);
+}
+
+/**
+ * toesim_hw_conn_remove() - take a connection out of the engine
+ * @conn: the connection
+ * @drain: first send what is queued and wait (up to 3 s) for the peer's
+ *	acknowledgment
+ * @hb: filled with the connection's state, unacknowledged payload and the
+ *	frames the engine kept for Linux TCP
+ *
+ * @conn is freed when this returns.
+ *
+ * Context: process; may sleep.
+ */
+void toesim_hw_conn_remove(struct toesim_conn *conn, bool drain,
+			   struct toe_handback *hb)
+{
+	conn->hb = hb;
+	conn->drain = drain;
+	toesim_conn_kick(conn, TOESIM_EV_REMOVE);
+	wait_for_completion(&conn->tcb.removed);
+	toesim_conn_put(conn);
+}
+
+/**
+ * toesim_hw_neigh_update() - a neighbour's link address changed
+ * @hw: the instance
+ * @family: AF_INET or AF_INET6
+ * @addr: the neighbour's address (4 or 16 bytes)
+ * @ha: its new link address
+ *
+ * Context: any.
+ */
+void toesim_hw_neigh_update(struct toesim_hw *hw, int family, const void *addr,
+			    const u8 *ha)
+{
+	struct toesim_conn *conn;
+	struct in6_addr a = {};
+
+	if (family == AF_INET)
+		a.s6_addr32[3] = *(const __be32 *)addr;
+	else
+		a = *(const struct in6_addr *)addr;
+
+	spin_lock_bh(&hw->lock);
+	list_for_each_entry(conn, &hw->conns, node) {
+		if (conn->tuple.family != family ||
+		    !ipv6_addr_equal(&conn->nexthop, &a))
+			continue;
+		spin_lock(&conn->l2_lock);
+		memcpy(conn->dmac, ha, ETH_ALEN);
+		spin_unlock(&conn->l2_lock);
+		atomic64_inc(&hw->neigh_updates);
+	}
+	spin_unlock_bh(&hw->lock);
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * toesim: the TCP engine of the simulated silicon. Part of the hardware
+ * half: it knows frames, 4-tuples and sequence numbers, never sockets.
+ * The socket-layer half reaches it through toesim_hw.h only.
+ *
+ * Execution: one kernel thread per instance, bound to a configurable CPU
+ * (the "NIC processor"), runs all TCP processing: frames the port's
+ * rx_handler queued, payload the host posted, timers. A connection's TCB
+ * is written by that thread only; the host and the receive path talk to
+ * it through queues and atomic flags.
+ */
+#ifndef _TOESIM_ENGINE_H
+#define _TOESIM_ENGINE_H
+
+#include <linux/completion.h>
+#include <linux/refcount.h>
+#include <linux/skbuff.h>
+#include <linux/timer.h>
+#include <linux/types.h>
+
+struct toesim_hw;
+struct toesim_conn;
+
+/* Bits of &toesim_tcb.events: work for the engine thread. */
+enum {
+	TOESIM_EV_TX,		/* the host posted payload */
+	TOESIM_EV_RCVD,		/* the host consumed data: window update */
+	TOESIM_EV_TIMER,	/* a timer of the connection fired */
+	TOESIM_EV_REMOVE,	/* the host wants the connection back */
+	TOESIM_EV_NEIGH,	/* the link address changed */
+};
+
+/**
+ * struct toesim_tcb - the engine's TCP control block of a connection
+ * @events: TOESIM_EV_* bits; set by anyone, cleared by the engine
+ * @work_node: entry in the engine's work list; engine's work_lock
+ * @on_work: @work_node is queued; engine's work_lock
+ * @hostq: payload skbs posted by the host, in order; its own lock
+ * @sndq: payload the engine owns, from @snd_una to @write_seq
+ * @oooq: out of order segments, by sequence; engine thread only
+ * @ooo_bytes: payload bytes on @oooq
+ * @held: frames kept for Linux TCP (a FIN or RST); engine thread only
+ * @timer: drives RTO, delayed ACK, persist and drain deadlines
+ * @snd_una: oldest unacknowledged sequence number
+ * @snd_nxt: next sequence number to send
+ * @write_seq: end of the payload posted so far
+ * @snd_wnd: the peer's window, scaled
+ * @snd_wl1: sequence number of the last window update
+ * @snd_wl2: ack number of the last window update
+ * @snd_max: highest sequence number sent
+ * @cwnd: congestion window, bytes
+ * @ssthresh: slow start threshold, bytes
+ * @recover: NewReno recovery point
+ * @in_recovery: fast recovery in progress
+ * @dupacks: consecutive duplicate ACKs
+ * @rcv_nxt: next sequence number expected
+ * @rcv_adv: right edge of the window last advertised
+ * @ts_recent: the peer's last TSval (PAWS)
+ * @tsoffset: added to the local clock for TSval, as Linux TCP does
+ * @mss: send MSS, payload bytes
+ * @snd_wscale: shift of the peer's window field
+ * @rcv_wscale: shift of our window field
+ * @ts_ok: timestamps negotiated
+ * @sack_ok: SACK negotiated
+ * @srtt_us: smoothed RTT, microseconds (0: no sample yet)
+ * @rttvar_us: RTT variance, microseconds
+ * @rto_ms: retransmission timeout, milliseconds
+ * @backoff: consecutive RTO expirations
+ * @rto_at: jiffies of the RTO, 0 if not armed
+ * @dack_at: jiffies of the delayed ACK, 0 if none pending
+ * @drain_at: jiffies when a drain gives up, 0 if not draining
+ * @segs_unacked: full segments received since our last ACK
+ * @fin_seen: a FIN (or RST) arrived: stop taking data, hand back
+ * @rst_seen: a RST arrived: stop processing altogether
+ * @dead: off the table; frames that still arrive go to Linux TCP
+ * @removed: completed when the engine let go of the connection
+ * @stats: per-connection counters (retransmits, ...)
+ */
+struct toesim_tcb {
+	unsigned long		events;
+	struct list_head	work_node;
+	bool			on_work;
+	struct sk_buff_head	hostq;
+	struct sk_buff_head	sndq;
+	struct sk_buff_head	oooq;
+	u32			ooo_bytes;
+	struct sk_buff_head	held;
+	struct timer_list	timer;
+
+	u32			snd_una;
+	u32			snd_nxt;
+	u32			write_seq;
+	u32			snd_wnd;
+	u32			snd_wl1;
+	u32			snd_wl2;
+	u32			snd_max;
+	u32			cwnd;
+	u32			ssthresh;
+	u32			recover;
+	bool			in_recovery;
+	u8			dupacks;
+
+	u32			rcv_nxt;
+	u32			rcv_adv;
+	u32			ts_recent;
+	u32			tsoffset;
+	u16			mss;
+	u8			snd_wscale;
+	u8			rcv_wscale;
+	bool			ts_ok;
+	bool			sack_ok;
+
+	u32			srtt_us;
+	u32			rttvar_us;
+	u32			rto_ms;
+	u8			backoff;
+	unsigned long		rto_at;
+	unsigned long		dack_at;
+	unsigned long		drain_at;
+	u8			segs_unacked;
+	bool			fin_seen;
+	bool			rst_seen;
+	bool			dead;
+	struct completion	removed;
+
+	struct {
+		u64		tx_segs;
+		u64		rx_segs;
+		u64		retrans;
+		u64		fast_retrans;
+		u64		rto;
+		u64		dupacks;
+		u64		ooo;
+		u64		challenge_acks;
+		u64		paws_drops;
+		u64		rcv_drops;
+	} stats;
+};
+
+#endif /* _TOESIM_ENGINE_H */
