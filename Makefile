@@ -46,3 +46,21 @@ vm-selftest: deps
 clean:
 	$(MAKE) -C $(KDIR) M=$(TOP) clean
 	rm -rf $(OUT)
+
+# The debug kernel lane and DKMS packaging (Documentation/networking/toe-build.rst).
+.PHONY: debug-kernel test-debug dkms-check
+
+debug-kernel: deps
+	@$(TOP)/scripts/debug-kernel.sh
+
+test-debug: deps
+	@env=$$($(TOP)/scripts/debug-kernel.sh) || exit 1; eval "$$env"; \
+	LANE=debug KERNEL=$$KERNEL MODULES=$$MODULES \
+	TOE_MODDIR=$$MODULES/lib/modules/$$KRELEASE/kernel \
+	$(TOP)/scripts/run-tests.sh
+
+dkms: deps
+	@$(TOP)/scripts/dkms-check.sh install
+
+dkms-check: deps
+	@$(TOP)/scripts/dkms-check.sh check
