@@ -103,9 +103,9 @@ do_install() {
 do_guest() {
 	local kver m path rc=0
 
-	[ "${TOE_VM:-}" = 1 ] && [ $$ != 1 ] && [ -r /proc/cmdline ] &&
-		grep -q 'opentoe.run=' /proc/cmdline ||
+	if [ "${TOE_VM:-}" != 1 ] || ! grep -qs 'opentoe.run=' /proc/cmdline; then
 		die "--guest only runs inside the scripts/vm.sh guest"
+	fi
 	kver=$(uname -r)
 	echo "dkms-check: guest kernel $kver"
 	for m in $MODULES; do
@@ -125,6 +125,7 @@ do_guest() {
 	[ $rc = 0 ] || return 1
 
 	# By name, through the modules.dep that dkms install's depmod wrote.
+	# shellcheck disable=SC2086 # a list of names
 	if ! modprobe -a $MODULES; then
 		echo "FAIL: modprobe -a $MODULES"
 		return 1

@@ -47,8 +47,9 @@ esac
 SRC=$(cd "$1" 2>/dev/null && pwd) || die "no such directory: $1"
 
 # A Linux 6.1 tree, not this repository and not some other directory.
-[ -f "$SRC/Makefile" ] && [ -f "$SRC/net/ipv4/tcp.c" ] && [ -f "$SRC/net/Kconfig" ] ||
+if [ ! -f "$SRC/Makefile" ] || [ ! -f "$SRC/net/ipv4/tcp.c" ] || [ ! -f "$SRC/net/Kconfig" ]; then
 	die "$SRC is not a Linux source tree"
+fi
 ver=$(sed -n 's/^VERSION = //p;s/^PATCHLEVEL = //p' "$SRC/Makefile" | paste -sd.)
 [ "$ver" = 6.1 ] || die "$SRC is Linux $ver; the patches in patches/ are for 6.1"
 [ "$SRC" != "$TOP" ] || die "SRC_TREE is this repository"
