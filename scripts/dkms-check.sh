@@ -152,18 +152,34 @@ do_guest() {
 	return $rc
 }
 
+# record PASSED FAILED: this lane's line in out/results/counts, in the
+# format of scripts/run-tests.sh, when run as a .ci/run lane (LANE set).
+record() {
+	local f=${OUT:-$TOP/out}/results/counts
+
+	[ -n "${LANE:-}" ] || return 0
+	mkdir -p "$(dirname "$f")"
+	{
+		grep -v "^$LANE " "$f" 2>/dev/null
+		echo "$LANE $1 $2 0"
+	} >"$f.tmp.$$" && mv -f "$f.tmp.$$" "$f"
+}
+
 do_check() {
 	local kver rc=0
 
 	trap 'do_remove' EXIT
+	record 0 1	# until the guest says otherwise
 	kver=$(do_install "$@")
 	say "booting $kver in a guest to load the DKMS modules"
 	"$TOP/scripts/vm.sh" --kernel "/boot/vmlinuz-$kver" --timeout "${DKMS_VM_TIMEOUT:-600}" \
 		-- scripts/dkms-check.sh --guest || rc=$?
 	if [ $rc = 0 ]; then
 		say "PASS: toe and toesim built, installed, loaded and unloaded through DKMS"
+		record 1 0
 	else
 		say "FAIL: the guest check exited $rc"
+		record 0 1
 	fi
 	return $rc
 }
