@@ -748,30 +748,45 @@ err_put:
 	return err;
 }
 
-/* Put bytes the peer has not acknowledged back on Linux TCP's queues. */
-static void toe_requeue(struct sock *sk, struct sk_buff_head *unacked)
+/* Put bytes the peer has not acknowledged back on Linux TCP's queues.
+ * Return: 0, or -ENOMEM if some could not be queued (the caller resets
+ * the connection: losing bytes silently is not an option).
+ */
+static int toe_requeue(struct sock *sk, struct sk_buff_head *unacked)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
+	u8 shutdown = sk->sk_shutdown;
 	struct sk_buff *skb;
 	struct msghdr msg;
 	struct kvec vec;
-	u32 off;
-	int ret;
+	u32 total = 0, off;
+	int ret, err = 0;
+
+	skb_queue_walk(unacked, skb)
+		total += skb->len;
+	if (!total)
+		return 0;
+
+	/* Every byte from snd_una on goes out again through the write queue,
+	 * with snd_nxt restarting at snd_una. The peer may hold some of them
+	 * already: resending is harmless, but its ACKs of them would look
+	 * like ACKs of unsent data until snd_nxt passes them, so let the
+	 * congestion window cover the whole range, as it covered it while
+	 * offloaded. The send buffer takes them whatever its size, and a
+	 * shutdown(SHUT_WR) in progress must not refuse bytes written before.
+	 */
+	tcp_snd_cwnd_set(tp, max(tcp_snd_cwnd(tp), total / tp->mss_cache + 2));
+	WRITE_ONCE(sk->sk_sndbuf, max_t(int, READ_ONCE(sk->sk_sndbuf),
+					sk->sk_wmem_queued + 2 * total +
+					SKB_TRUESIZE(tp->mss_cache)));
+	WRITE_ONCE(sk->sk_shutdown, shutdown & ~SEND_SHUTDOWN);
 
 	while ((skb = __skb_dequeue(unacked))) {
-		/* Every byte from snd_una on goes out again through the
-		 * write queue. Bytes the peer already has are harmless to
-		 * resend; to keep Linux from treating the peer's ACKs of
-		 * them as ACKs of unsent data, snd_nxt restarts at snd_una.
-		 */
 		off = tp->write_seq - TCP_SKB_CB(skb)->seq;
-		if (TCP_SKB_CB(skb)->seq != tp->write_seq &&
-		    (before(tp->write_seq, TCP_SKB_CB(skb)->seq) ||
-		     !before(tp->write_seq, TCP_SKB_CB(skb)->end_seq))) {
-			kfree_skb(skb);
-			continue;
-		}
-		if (skb_linearize(skb)) {
+		if (err || before(tp->write_seq, TCP_SKB_CB(skb)->seq) ||
+		    !before(tp->write_seq, TCP_SKB_CB(skb)->end_seq) ||
+		    skb_linearize(skb)) {
+			err = -ENOMEM;
 			kfree_skb(skb);
 			continue;
 		}
@@ -781,11 +796,15 @@ static void toe_requeue(struct sock *sk, struct sk_buff_head *unacked)
 		msg.msg_flags = MSG_DONTWAIT;
 		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &vec, 1, vec.iov_len);
 		ret = tcp_sendmsg_locked(sk, &msg, vec.iov_len);
-		if (ret < 0 || ret != vec.iov_len)
+		if (ret < 0 || ret != vec.iov_len) {
 			pr_warn_ratelimited("handback: requeued %d of %zu bytes\n",
 					    ret, vec.iov_len);
+			err = -ENOMEM;
+		}
 		kfree_skb(skb);
 	}
+	WRITE_ONCE(sk->sk_shutdown, shutdown);
+	return err;
 }
 
 /**
@@ -862,7 +881,13 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	tp->rx_opt.ts_recent_stamp = ktime_get_seconds();
 	tp->rcv_tstamp = tcp_jiffies32;
 	tp->lsndtime = tcp_jiffies32;
-	toe_requeue(sk, &hb.unacked);
+	if (toe_requeue(sk, &hb.unacked)) {
+		__skb_queue_purge(&hb.frames);
+		WRITE_ONCE(sk->sk_err, ENOMEM);
+		sk_error_report(sk);
+		tcp_done(sk);
+		return -ENOMEM;
+	}
 
 	if (sock_flag(sk, SOCK_KEEPOPEN))
 		inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tp));

@@ -79,6 +79,20 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->table_full, &toesim_counter_fops);
 	debugfs_create_file_unsafe("hw_neigh_updates", 0444, sd->ddir,
 				   &sd->hw->neigh_updates, &toesim_counter_fops);
+	debugfs_create_file_unsafe("retrans", 0444, sd->ddir,
+				   &sd->hw->retrans, &toesim_counter_fops);
+	debugfs_create_file_unsafe("fast_retrans", 0444, sd->ddir,
+				   &sd->hw->fast_retrans, &toesim_counter_fops);
+	debugfs_create_file_unsafe("rto", 0444, sd->ddir,
+				   &sd->hw->rto, &toesim_counter_fops);
+	debugfs_create_file_unsafe("ooo", 0444, sd->ddir,
+				   &sd->hw->ooo, &toesim_counter_fops);
+	debugfs_create_file_unsafe("challenge_acks", 0444, sd->ddir,
+				   &sd->hw->challenge_acks, &toesim_counter_fops);
+	debugfs_create_file_unsafe("paws_drops", 0444, sd->ddir,
+				   &sd->hw->paws_drops, &toesim_counter_fops);
+	debugfs_create_file_unsafe("rcv_drops", 0444, sd->ddir,
+				   &sd->hw->rcv_drops, &toesim_counter_fops);
 	/* Fault injection: drop the next N frames of offloaded connections. */
 	debugfs_create_atomic_t("fail_rx_drop", 0644, sd->ddir,
 				&sd->hw->fault_drop);

@@ -361,8 +361,10 @@ static void toesim_push(struct toesim_conn *conn)
 			break;
 		if (toesim_xmit(conn, tcb->snd_nxt, len, TCPHDR_PSH))
 			break;
-		if (tcb->snd_nxt != tcb->snd_max && before(tcb->snd_nxt, tcb->snd_max))
+		if (before(tcb->snd_nxt, tcb->snd_max)) {
 			tcb->stats.retrans++;
+			atomic64_inc(&conn->hw->retrans);
+		}
 		tcb->snd_nxt += len;
 		if (after(tcb->snd_nxt, tcb->snd_max))
 			tcb->snd_max = tcb->snd_nxt;
@@ -380,8 +382,10 @@ static void toesim_retransmit_head(struct toesim_conn *conn)
 
 	if (!len)
 		return;
-	if (!toesim_xmit(conn, tcb->snd_una, len, TCPHDR_PSH))
+	if (!toesim_xmit(conn, tcb->snd_una, len, TCPHDR_PSH)) {
 		tcb->stats.retrans++;
+		atomic64_inc(&conn->hw->retrans);
+	}
 }
 
 /* ---- receive ------------------------------------------------------------ */
@@ -511,6 +515,7 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 			tcb->recover = tcb->snd_max;
 			tcb->in_recovery = true;
 			tcb->stats.fast_retrans++;
+		atomic64_inc(&conn->hw->fast_retrans);
 			toesim_retransmit_head(conn);
 		} else if (tcb->dupacks > 3 && tcb->in_recovery) {
 			tcb->cwnd += mss;
@@ -535,6 +540,7 @@ static void toesim_ooo_queue(struct toesim_conn *conn, struct sk_buff *skb)
 
 	if (tcb->ooo_bytes + skb->len > toesim_rcv_space(conn)) {
 		tcb->stats.rcv_drops++;
+		atomic64_inc(&conn->hw->rcv_drops);
 		kfree_skb(skb);
 		return;
 	}
@@ -553,6 +559,7 @@ static void toesim_ooo_queue(struct toesim_conn *conn, struct sk_buff *skb)
 queued:
 	tcb->ooo_bytes += skb->len;
 	tcb->stats.ooo++;
+		atomic64_inc(&conn->hw->ooo);
 }
 
 /* Deliver @skb (payload from @seq) to the host if it starts at rcv_nxt. */
@@ -578,6 +585,7 @@ static bool toesim_deliver(struct toesim_conn *conn, struct sk_buff *skb)
 	len = skb->len;
 	if (conn->hw->host_ops->deliver(conn->host, skb, seq)) {
 		tcb->stats.rcv_drops++;
+		atomic64_inc(&conn->hw->rcv_drops);
 		kfree_skb(skb);
 		return false;
 	}
@@ -614,6 +622,7 @@ static void toesim_hold(struct toesim_conn *conn, struct sk_buff *skb)
 static void toesim_challenge_ack(struct toesim_conn *conn)
 {
 	conn->tcb.stats.challenge_acks++;
+	atomic64_inc(&conn->hw->challenge_acks);
 	toesim_send_ack(conn);
 }
 
@@ -688,6 +697,7 @@ static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 	if (tcb->ts_ok && seg.has_ts &&
 	    (s32)(seg.tsval - tcb->ts_recent) < 0) {
 		tcb->stats.paws_drops++;
+		atomic64_inc(&conn->hw->paws_drops);
 		toesim_send_ack(conn);
 		kfree_skb(skb);
 		return;
@@ -786,6 +796,7 @@ static void toesim_timers(struct toesim_conn *conn)
 			u32 flight = tcb->snd_max - tcb->snd_una;
 
 			tcb->stats.rto++;
+		atomic64_inc(&conn->hw->rto);
 			tcb->ssthresh = max(flight / 2, 2U * tcb->mss);
 			tcb->cwnd = tcb->mss;
 			tcb->in_recovery = false;

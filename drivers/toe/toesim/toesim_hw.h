@@ -157,6 +157,13 @@ struct toesim_conn_params {
  * @tx_frames: frames sent (GSO frames count once)
  * @table_full: connections refused for want of a table slot
  * @neigh_updates: link address updates applied to connections
+ * @retrans: segments sent again (any cause)
+ * @fast_retrans: fast retransmissions (three duplicate ACKs)
+ * @rto: retransmission timeouts
+ * @ooo: segments queued out of order
+ * @challenge_acks: RFC 5961 challenge ACKs sent
+ * @paws_drops: segments dropped by PAWS
+ * @rcv_drops: payload dropped for want of host or queue memory
  */
 struct toesim_hw {
 	spinlock_t		lock; /* table, size, run state */
@@ -181,6 +188,13 @@ struct toesim_hw {
 	atomic64_t		tx_frames;
 	atomic64_t		table_full;
 	atomic64_t		neigh_updates;
+	atomic64_t		retrans;
+	atomic64_t		fast_retrans;
+	atomic64_t		rto;
+	atomic64_t		ooo;
+	atomic64_t		challenge_acks;
+	atomic64_t		paws_drops;
+	atomic64_t		rcv_drops;
 };
 
 /**

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# Bidirectional TCP transfer for the TOE selftests. Each side sends its own
+# random bytes while it receives the other's, then prints one JSON line
+# with the sha256 of what it sent and of what it received, so the test
+# can compare them across the two ends.
+#
+#   toe_xfer.py server PORT [--v6] [--send BYTES]
+#   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--hold SECS]
+#
+# --ulp asks for the "toe" ULP right after connect (the explicit offload);
+# the result is reported as "ulp": "ok" or the errno name.
+
+import argparse
+import errno
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+TCP_ULP = 31
+CHUNK = 1 << 16
+
+
+def sender(sock, nbytes, out):
+    h = hashlib.sha256()
+    block = os.urandom(1 << 20)
+    sent = 0
+    while sent < nbytes:
+        # Vary the data so a misplaced block cannot hash the same.
+        off = (sent * 7919) % (len(block) - CHUNK)
+        buf = block[off:off + min(CHUNK, nbytes - sent)]
+        n = sock.send(buf)
+        h.update(buf[:n])
+        sent += n
+    sock.shutdown(socket.SHUT_WR)
+    out["sent"] = sent
+    out["sent_sha256"] = h.hexdigest()
+
+
+def receiver(sock, out):
+    h = hashlib.sha256()
+    got = 0
+    while True:
+        buf = sock.recv(CHUNK)
+        if not buf:
+            break
+        h.update(buf)
+        got += len(buf)
+    out["received"] = got
+    out["received_sha256"] = h.hexdigest()
+
+
+def run(sock, nbytes, out):
+    t = threading.Thread(target=sender, args=(sock, nbytes, out))
+    t.start()
+    receiver(sock, out)
+    t.join()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["server", "client"])
+    ap.add_argument("args", nargs="+")
+    ap.add_argument("--v6", action="store_true")
+    ap.add_argument("--send", type=int, default=1 << 20)
+    ap.add_argument("--ulp", action="store_true")
+    ap.add_argument("--hold", type=float, default=0)
+    a = ap.parse_args()
+    out = {}
+
+    if a.mode == "server":
+        fam = socket.AF_INET6 if a.v6 else socket.AF_INET
+        ls = socket.socket(fam, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("::" if a.v6 else "0.0.0.0", int(a.args[0])))
+        ls.listen(1)
+        print("listening", flush=True)
+        s, _ = ls.accept()
+        run(s, a.send, out)
+    else:
+        addr, port = a.args[0], int(a.args[1])
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.connect((addr, port))
+        if a.ulp:
+            try:
+                s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"toe")
+                out["ulp"] = "ok"
+            except OSError as e:
+                out["ulp"] = errno.errorcode.get(e.errno, str(e.errno))
+        if a.hold:
+            time.sleep(a.hold)
+        run(s, a.send, out)
+    s.close()
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
