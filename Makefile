@@ -28,7 +28,7 @@ deps:
 modules: deps
 	@mkdir -p $(OUT)
 	@set -o pipefail; $(KMAKE) modules 2>&1 | tee $(OUT)/build.log
-	@if grep -E 'warning:|error:' $(OUT)/build.log; then \
+	@if grep -E 'warning:|error:|WARNING:' $(OUT)/build.log; then \
 		echo "build: compiler warnings are errors here" >&2; exit 1; fi
 
 check: modules
