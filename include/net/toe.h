@@ -270,6 +270,12 @@ struct toedev_ops {
  * @TOEDEV_STAT_PORT_CHANGES: port changes delivered to the driver
  * @TOEDEV_STAT_TAP_TX: frames mirrored to packet taps on transmit
  * @TOEDEV_STAT_TAP_RX: frames mirrored to packet taps on receive
+ * @TOEDEV_STAT_HANDOVERS: connections handed to the engine
+ * @TOEDEV_STAT_HANDBACKS: connections handed back to Linux TCP
+ * @TOEDEV_STAT_AUTO_OFFLOADS: handovers made by the automatic policy
+ * @TOEDEV_STAT_AUTO_REFUSED: automatic handovers the engine refused
+ * @TOEDEV_STAT_TABLE_FULL: automatic handovers left in software because
+ *	the connection table was full
  * @TOEDEV_STAT_MAX: number of counters
  */
 enum toedev_stat {
@@ -278,6 +284,11 @@ enum toedev_stat {
 	TOEDEV_STAT_PORT_CHANGES,
 	TOEDEV_STAT_TAP_TX,
 	TOEDEV_STAT_TAP_RX,
+	TOEDEV_STAT_HANDOVERS,
+	TOEDEV_STAT_HANDBACKS,
+	TOEDEV_STAT_AUTO_OFFLOADS,
+	TOEDEV_STAT_AUTO_REFUSED,
+	TOEDEV_STAT_TABLE_FULL,
 	TOEDEV_STAT_MAX,
 };
 
@@ -309,6 +320,10 @@ struct toedev_stats {
  * @supported: TOE_FAMILY_* the driver supports; set before registration
  * @conn_limit: connection table size (the most connections the engine
  *	takes); set by the driver; READ_ONCE() for readers
+ * @auto_offload: offload established connections without the application
+ *	asking (toedev_set_auto()); toe_mutex, READ_ONCE() for readers
+ * @min_bytes: automatic offload waits until this many bytes passed since
+ *	the handshake; written by sysfs, READ_ONCE() for readers
  * @conn_count: connections offloaded now
  * @conns_lock: protects @conns
  * @conns: offloaded connections (&struct toe_sock.node)
@@ -331,6 +346,8 @@ struct toedev {
 	u32			families;
 	u32			supported;
 	u32			conn_limit;
+	bool			auto_offload;
+	u64			min_bytes;
 	atomic_t		conn_count;
 	spinlock_t		conns_lock; /* protects @conns */
 	struct list_head	conns;
@@ -367,6 +384,7 @@ void toedev_put(struct toedev *tdev);
 
 int toedev_set_enabled(struct toedev *tdev, bool enable);
 int toedev_set_families(struct toedev *tdev, u32 families);
+int toedev_set_auto(struct toedev *tdev, bool on);
 
 /* Notifier events (register_toedev_notifier()); ptr is the toedev. */
 #define TOEDEV_REGISTER		1

@@ -379,6 +379,7 @@ void unregister_toedev(struct toedev *tdev)
 		return;
 	}
 	tdev->reg_state = TOEDEV_UNREGISTERING;
+	toe_policy_unregister(tdev);
 	__toedev_close(tdev);
 	list_for_each_entry_safe(port, tmp, &tdev->ports, node)
 		toe_port_remove(port);
@@ -806,8 +807,13 @@ static int __init toe_init(void)
 	err = toe_sock_init();
 	if (err)
 		goto err_events;
+	err = toe_policy_init();
+	if (err)
+		goto err_sock;
 	return 0;
 
+err_sock:
+	toe_sock_exit();
 err_events:
 	toe_events_exit();
 err_proc:
@@ -819,6 +825,7 @@ err_sysfs:
 
 static void __exit toe_exit(void)
 {
+	toe_policy_exit();
 	toe_sock_exit();
 	toe_events_exit();
 	toe_proc_exit();
@@ -830,3 +837,4 @@ module_exit(toe_exit);
 MODULE_DESCRIPTION("TCP Offload Engine framework");
 MODULE_LICENSE("GPL");
 MODULE_ALIAS_TCP_ULP("toe");
+MODULE_ALIAS_TCP_ULP("notoe");

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /proc/net/toe: per network namespace views of the offload devices.
- * A toedev appears in the namespaces its ports are in.
+ * /proc/net/toe: per network namespace views of the offload devices (a
+ * toedev appears in the namespaces its ports are in) and of the
+ * connections they carry.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
+#include <net/inet_sock.h>
+#include <net/ipv6.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
 #include <net/toe.h>
 
 #include "toe_internal.h"
@@ -32,7 +36,7 @@ static int toe_devices_show(struct seq_file *seq, void *v)
 	struct toedev *tdev;
 	bool any;
 
-	seq_puts(seq, "name driver ports state families conns limit neigh_updates redirects port_changes tap_tx tap_rx\n");
+	seq_puts(seq, "name driver ports state families conns limit neigh_updates redirects port_changes tap_tx tap_rx handovers handbacks auto_offloads auto_refused table_full\n");
 	mutex_lock(&toe_mutex);
 	list_for_each_entry(tdev, &toedev_list, list) {
 		any = false;
@@ -53,13 +57,62 @@ static int toe_devices_show(struct seq_file *seq, void *v)
 		seq_printf(seq, " %s", toedev_state_name(tdev));
 		toe_seq_families(seq, tdev->families);
 		toedev_stats_read(tdev, st);
-		seq_printf(seq, " %d %u %llu %llu %llu %llu %llu\n",
+		seq_printf(seq, " %d %u %llu %llu %llu %llu %llu",
 			   atomic_read(&tdev->conn_count),
 			   READ_ONCE(tdev->conn_limit),
 			   st[TOEDEV_STAT_NEIGH_UPDATES],
 			   st[TOEDEV_STAT_REDIRECTS],
 			   st[TOEDEV_STAT_PORT_CHANGES],
 			   st[TOEDEV_STAT_TAP_TX], st[TOEDEV_STAT_TAP_RX]);
+		seq_printf(seq, " %llu %llu %llu %llu %llu\n",
+			   st[TOEDEV_STAT_HANDOVERS], st[TOEDEV_STAT_HANDBACKS],
+			   st[TOEDEV_STAT_AUTO_OFFLOADS],
+			   st[TOEDEV_STAT_AUTO_REFUSED],
+			   st[TOEDEV_STAT_TABLE_FULL]);
+	}
+	mutex_unlock(&toe_mutex);
+	return 0;
+}
+
+static void toe_seq_conn(struct seq_file *seq, struct toedev *tdev,
+			 struct toe_sock *ts)
+{
+	struct sock *sk = ts->sk;
+	unsigned long secs = (jiffies - READ_ONCE(ts->since)) / HZ;
+
+	if (sk->sk_family == AF_INET6 &&
+	    !ipv6_addr_v4mapped(&sk->sk_v6_daddr))
+		seq_printf(seq, "[%pI6c]:%u [%pI6c]:%u", &sk->sk_v6_rcv_saddr,
+			   ntohs(inet_sk(sk)->inet_sport), &sk->sk_v6_daddr,
+			   ntohs(inet_sk(sk)->inet_dport));
+	else
+		seq_printf(seq, "%pI4:%u %pI4:%u", &inet_sk(sk)->inet_saddr,
+			   ntohs(inet_sk(sk)->inet_sport),
+			   &inet_sk(sk)->inet_daddr,
+			   ntohs(inet_sk(sk)->inet_dport));
+	seq_printf(seq, " %s offloaded %lld %lld %lu %u %u %s\n", tdev->name,
+		   (long long)atomic64_read(&ts->tx_bytes),
+		   (long long)atomic64_read(&ts->rx_bytes), secs,
+		   READ_ONCE(ts->handovers), READ_ONCE(ts->handbacks),
+		   READ_ONCE(ts->handbacks) ?
+		   toe_hb_name(READ_ONCE(ts->last_reason)) : "-");
+}
+
+/* Offloaded connections whose socket lives in this netns. */
+static int toe_connections_show(struct seq_file *seq, void *v)
+{
+	struct net *net = seq_file_single_net(seq);
+	struct toedev *tdev;
+	struct toe_sock *ts;
+
+	seq_puts(seq, "local remote device state tx_bytes rx_bytes seconds handovers handbacks last_handback\n");
+	mutex_lock(&toe_mutex);
+	list_for_each_entry(tdev, &toedev_list, list) {
+		spin_lock_bh(&tdev->conns_lock);
+		list_for_each_entry(ts, &tdev->conns, node)
+			if (net_eq(sock_net(ts->sk), net))
+				toe_seq_conn(seq, tdev, ts);
+		spin_unlock_bh(&tdev->conns_lock);
 	}
 	mutex_unlock(&toe_mutex);
 	return 0;
@@ -73,7 +126,9 @@ static int __net_init toe_proc_net_init(struct net *net)
 	if (!dir)
 		return -ENOMEM;
 	if (!proc_create_net_single("devices", 0444, dir, toe_devices_show,
-				    NULL)) {
+				    NULL) ||
+	    !proc_create_net_single("connections", 0444, dir,
+				    toe_connections_show, NULL)) {
 		remove_proc_subtree("toe", net->proc_net);
 		return -ENOMEM;
 	}

@@ -55,7 +55,7 @@ static const struct proto_ops *toe_base_ops[TOE_FAM_MAX];
 static struct proto toe_prots[TOE_FAM_MAX];
 static struct proto_ops toe_proto_ops[TOE_FAM_MAX];
 
-static struct workqueue_struct *toe_wq;
+struct workqueue_struct *toe_wq;
 
 static const char * const toe_hb_names[TOE_HB_MAX] = {
 	[TOE_HB_FIN]		= "fin",
@@ -602,7 +602,7 @@ static u32 toe_family_bit(const struct sock *sk)
 }
 
 /* The enabled toedev of the port this socket's route leaves on, held. */
-static struct toedev *toe_sk_toedev(struct sock *sk)
+struct toedev *toe_sk_toedev(struct sock *sk)
 {
 	struct dst_entry *dst = __sk_dst_get(sk);
 	struct toedev *tdev = NULL;
@@ -730,6 +730,7 @@ int toe_sk_handover(struct sock *sk)
 	sk->sk_write_space = toe_write_space;
 	sock_reset_flag(sk, SOCK_USE_WRITE_QUEUE);
 	ts->since = jiffies;
+	toedev_stat_inc(tdev, TOEDEV_STAT_HANDOVERS);
 	ts->port = __sk_dst_get(sk)->dev;
 	ts->handovers++;
 
@@ -854,6 +855,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	ts->tdev = NULL;
 	ts->last_reason = reason;
 	ts->handbacks++;
+	toedev_stat_inc(tdev, TOEDEV_STAT_HANDBACKS);
 	ts->offloaded_jiffies += jiffies - ts->since;
 	toedev_put(tdev);
 
@@ -1038,6 +1040,36 @@ static struct tcp_ulp_ops toe_ulp_ops __read_mostly = {
 	.init		= toe_ulp_init,
 	.release	= toe_ulp_release,
 };
+
+/**
+ * toe_sk_attach() - offload a socket as TCP_ULP "toe" would
+ * @sk: an established socket without a ULP
+ *
+ * What tcp_set_ulp() does, which 6.1 does not export: the ULP holds a
+ * reference on its module for as long as the socket has it.
+ *
+ * Context: process; socket locked; may sleep.
+ * Return: 0 or the error of the handover.
+ */
+int toe_sk_attach(struct sock *sk)
+{
+	struct inet_connection_sock *icsk = inet_csk(sk);
+	int err;
+
+	if (icsk->icsk_ulp_ops)
+		return -EEXIST;
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	if (sk->sk_socket)
+		clear_bit(SOCK_SUPPORT_ZC, &sk->sk_socket->flags);
+	err = toe_ulp_init(sk);
+	if (err) {
+		module_put(THIS_MODULE);
+		return err;
+	}
+	icsk->icsk_ulp_ops = &toe_ulp_ops;
+	return 0;
+}
 
 int toe_sock_init(void)
 {

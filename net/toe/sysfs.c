@@ -11,6 +11,8 @@
  *   state     ro  up, down, unregistering
  *   conns     ro  connections offloaded now
  *   conn_limit ro connection table size
+ *   auto_offload rw 0 or 1: offload established connections automatically
+ *   min_bytes rw  automatic offload after this many bytes (0: at once)
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -146,7 +148,50 @@ static ssize_t conn_limit_show(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(conn_limit);
 
+static ssize_t auto_offload_show(struct device *d,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(to_toedev(d)->auto_offload));
+}
+
+static ssize_t auto_offload_store(struct device *d,
+				  struct device_attribute *attr,
+				  const char *buf, size_t len)
+{
+	bool val;
+	int err;
+
+	err = kstrtobool(buf, &val);
+	if (err)
+		return err;
+	err = toedev_set_auto(to_toedev(d), val);
+	return err ? err : len;
+}
+static DEVICE_ATTR_RW(auto_offload);
+
+static ssize_t min_bytes_show(struct device *d, struct device_attribute *attr,
+			      char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(to_toedev(d)->min_bytes));
+}
+
+static ssize_t min_bytes_store(struct device *d, struct device_attribute *attr,
+			       const char *buf, size_t len)
+{
+	u64 val;
+	int err;
+
+	err = kstrtou64(buf, 0, &val);
+	if (err)
+		return err;
+	WRITE_ONCE(to_toedev(d)->min_bytes, val);
+	return len;
+}
+static DEVICE_ATTR_RW(min_bytes);
+
 static struct attribute *toedev_attrs[] = {
+	&dev_attr_auto_offload.attr,
+	&dev_attr_min_bytes.attr,
 	&dev_attr_enabled.attr,
 	&dev_attr_families.attr,
 	&dev_attr_supported.attr,

@@ -93,6 +93,13 @@ void toe_dev_handback_all(struct toedev *tdev, struct net_device *port,
 const char *toe_hb_name(enum toe_handback_reason reason);
 int toe_sock_init(void);
 void toe_sock_exit(void);
+struct toedev *toe_sk_toedev(struct sock *sk);
+int toe_sk_attach(struct sock *sk);
+int toe_policy_init(void);
+void toe_policy_exit(void);
+void toe_policy_unregister(struct toedev *tdev);
+/* Handbacks and watches run here. */
+extern struct workqueue_struct *toe_wq;
 
 /* Serialises registration, activation and binding; nests inside RTNL. */
 extern struct mutex toe_mutex;

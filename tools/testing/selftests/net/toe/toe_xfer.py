@@ -7,10 +7,11 @@
 # can compare them across the two ends.
 #
 #   toe_xfer.py server PORT [--v6] [--send BYTES]
-#   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--hold SECS]
+#   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
 #
 # --ulp asks for the "toe" ULP right after connect (the explicit offload);
-# the result is reported as "ulp": "ok" or the errno name.
+# the result is reported as "ulp": "ok" or the errno name. --notoe sets the
+# "notoe" ULP before connect: the per-socket opt-out of automatic offload.
 
 import argparse
 import errno
@@ -69,6 +70,7 @@ def main():
     ap.add_argument("--v6", action="store_true")
     ap.add_argument("--send", type=int, default=1 << 20)
     ap.add_argument("--ulp", action="store_true")
+    ap.add_argument("--notoe", action="store_true")
     ap.add_argument("--hold", type=float, default=0)
     a = ap.parse_args()
     out = {}
@@ -86,6 +88,8 @@ def main():
         addr, port = a.args[0], int(a.args[1])
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
         s = socket.socket(fam, socket.SOCK_STREAM)
+        if a.notoe:
+            s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"notoe")
         s.connect((addr, port))
         if a.ulp:
             try:

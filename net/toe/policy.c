@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * When to offload without the application asking.
+ *
+ * A connection that reaches ESTABLISHED over a port of an enabled toedev
+ * whose administrator turned "auto" on is watched: once min_bytes have
+ * passed since the handshake (in either direction) it is handed over, in
+ * process context from a workqueue, never from the state change itself
+ * (which runs in softirq for the child of a passive open). A connection
+ * with a ULP already, or one that opted out with TCP_ULP "notoe", is left
+ * alone; when the table is full it stays in software.
+ *
+ * Where TCP reaches ESTABLISHED: in a kernel tree, the toe_established()
+ * hook behind a static key (include/net/toe_hook.h); out of tree on a
+ * stock kernel, a probe on the sock:inet_sock_set_state tracepoint. Either
+ * is attached only while some toedev has auto on, so idle costs nothing.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <linux/tracepoint.h>
+#include <linux/workqueue.h>
+#include <net/inet_connection_sock.h>
+#include <net/tcp.h>
+#include <net/toe.h>
+#include <net/toe_hook.h>
+
+#include "toe_internal.h"
+
+/* How long a connection is watched for min_bytes before we give up. */
+#define TOE_WATCH_MAX		(30 * HZ)
+#define TOE_WATCH_PERIOD	(HZ / 10)
+
+/**
+ * struct toe_watch - a connection watched until it can be offloaded
+ * @work: runs toe_watch_fn() on toe_wq
+ * @node: entry in toe_watches; toe_watch_lock
+ * @sk: the socket, with a reference
+ * @until: jiffies when the watch gives up
+ */
+struct toe_watch {
+	struct delayed_work	work;
+	struct list_head	node;
+	struct sock		*sk;
+	unsigned long		until;
+};
+
+/* Watches in flight, so that module unload can cancel them. */
+static LIST_HEAD(toe_watches);
+static DEFINE_SPINLOCK(toe_watch_lock);
+
+/* Devices with auto on; toe_mutex. The hook is attached while > 0. */
+static unsigned int toe_auto_users;
+static struct tracepoint *toe_tp;
+
+static u64 toe_sk_bytes(const struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	return READ_ONCE(tp->bytes_acked) + READ_ONCE(tp->bytes_received);
+}
+
+static void toe_watch_fn(struct work_struct *work)
+{
+	struct toe_watch *w = container_of(to_delayed_work(work),
+					   struct toe_watch, work);
+	struct sock *sk = w->sk;
+	struct toedev *tdev = NULL;
+	bool again = false;
+	int err;
+
+	lock_sock(sk);
+	if (sk->sk_state != TCP_ESTABLISHED || inet_csk(sk)->icsk_ulp_ops)
+		goto out;
+	tdev = toe_sk_toedev(sk);
+	if (!tdev || !READ_ONCE(tdev->auto_offload))
+		goto out;
+	if (toe_sk_bytes(sk) < READ_ONCE(tdev->min_bytes) || !sk->sk_socket) {
+		again = time_before(jiffies, w->until);
+		goto out;
+	}
+	err = toe_sk_attach(sk);
+	if (err == -EAGAIN)
+		again = time_before(jiffies, w->until);
+	else if (err)
+		toedev_stat_inc(tdev, err == -ENOSPC ? TOEDEV_STAT_TABLE_FULL :
+				TOEDEV_STAT_AUTO_REFUSED);
+	else
+		toedev_stat_inc(tdev, TOEDEV_STAT_AUTO_OFFLOADS);
+out:
+	release_sock(sk);
+	if (tdev)
+		toedev_put(tdev);
+	if (again) {
+		queue_delayed_work(toe_wq, &w->work, TOE_WATCH_PERIOD);
+		return;
+	}
+	spin_lock_bh(&toe_watch_lock);
+	list_del(&w->node);
+	spin_unlock_bh(&toe_watch_lock);
+	sock_put(sk);
+	kfree(w);
+}
+
+/* TCP reached ESTABLISHED; any context, must not sleep. */
+static void toe_established_cb(struct sock *sk)
+{
+	struct toe_watch *w;
+	struct dst_entry *dst;
+	struct toedev *tdev;
+	bool watch;
+
+	if (sk->sk_protocol != IPPROTO_TCP || inet_csk(sk)->icsk_ulp_ops)
+		return;
+	rcu_read_lock();
+	dst = __sk_dst_get(sk);
+	tdev = dst && dst->dev ? toedev_lookup_rcu(dst->dev) : NULL;
+	watch = tdev && READ_ONCE(tdev->enabled) && READ_ONCE(tdev->auto_offload);
+	rcu_read_unlock();
+	if (!watch)
+		return;
+
+	w = kzalloc(sizeof(*w), GFP_ATOMIC);
+	if (!w)
+		return;
+	INIT_DELAYED_WORK(&w->work, toe_watch_fn);
+	w->sk = sk;
+	w->until = jiffies + TOE_WATCH_MAX;
+	sock_hold(sk);
+	spin_lock_bh(&toe_watch_lock);
+	list_add(&w->node, &toe_watches);
+	spin_unlock_bh(&toe_watch_lock);
+	queue_delayed_work(toe_wq, &w->work, 0);
+}
+
+#if IS_ENABLED(CONFIG_TOE)
+static int toe_hook_attach(void)
+{
+	return toe_hook_register(toe_established_cb);
+}
+
+static void toe_hook_detach(void)
+{
+	toe_hook_unregister(toe_established_cb);
+}
+#else
+static void toe_tp_probe(void *data, const struct sock *sk, const int oldstate,
+			 const int newstate)
+{
+	if (newstate == TCP_ESTABLISHED)
+		toe_established_cb((struct sock *)sk);
+}
+
+static void toe_tp_find(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "inet_sock_set_state"))
+		*(struct tracepoint **)priv = tp;
+}
+
+static int toe_hook_attach(void)
+{
+	if (!toe_tp)
+		for_each_kernel_tracepoint(toe_tp_find, &toe_tp);
+	if (!toe_tp) {
+		pr_err("no sock:inet_sock_set_state tracepoint: automatic offload unavailable\n");
+		return -EOPNOTSUPP;
+	}
+	return tracepoint_probe_register(toe_tp, toe_tp_probe, NULL);
+}
+
+static void toe_hook_detach(void)
+{
+	tracepoint_probe_unregister(toe_tp, toe_tp_probe, NULL);
+	tracepoint_synchronize_unregister();
+}
+#endif
+
+/**
+ * toedev_set_auto() - turn automatic offload of a device on or off
+ * @tdev: a registered device
+ * @on: the new setting
+ *
+ * Context: process; may sleep; takes toe_mutex.
+ * Return: 0, -ENODEV if @tdev is not registered, or -EOPNOTSUPP when the
+ * kernel offers no way to see connections become established.
+ */
+int toedev_set_auto(struct toedev *tdev, bool on)
+{
+	int err = 0;
+
+	mutex_lock(&toe_mutex);
+	if (tdev->reg_state != TOEDEV_REGISTERED) {
+		err = -ENODEV;
+	} else if (on && !tdev->auto_offload) {
+		if (!toe_auto_users)
+			err = toe_hook_attach();
+		if (!err) {
+			toe_auto_users++;
+			WRITE_ONCE(tdev->auto_offload, true);
+		}
+	} else if (!on && tdev->auto_offload) {
+		WRITE_ONCE(tdev->auto_offload, false);
+		if (!--toe_auto_users)
+			toe_hook_detach();
+	}
+	mutex_unlock(&toe_mutex);
+	return err;
+}
+EXPORT_SYMBOL_NS_GPL(toedev_set_auto, TOE);
+
+/* Called by unregister_toedev() with toe_mutex held. */
+void toe_policy_unregister(struct toedev *tdev)
+{
+	lockdep_assert_held(&toe_mutex);
+	if (tdev->auto_offload) {
+		WRITE_ONCE(tdev->auto_offload, false);
+		if (!--toe_auto_users)
+			toe_hook_detach();
+	}
+}
+
+/* The opt-out: TCP_ULP "notoe" marks a socket as never to be offloaded. */
+static int toe_notoe_init(struct sock *sk)
+{
+	return 0;
+}
+
+static struct tcp_ulp_ops toe_notoe_ulp_ops __read_mostly = {
+	.name		= "notoe",
+	.owner		= THIS_MODULE,
+	.init		= toe_notoe_init,
+};
+
+int toe_policy_init(void)
+{
+	tcp_register_ulp(&toe_notoe_ulp_ops);
+	return 0;
+}
+
+void toe_policy_exit(void)
+{
+	struct toe_watch *w;
+
+	tcp_unregister_ulp(&toe_notoe_ulp_ops);
+	/* The hook is detached (no device is left): no new watch comes. */
+	for (;;) {
+		spin_lock_bh(&toe_watch_lock);
+		w = list_first_entry_or_null(&toe_watches, struct toe_watch,
+					     node);
+		if (w)
+			list_del(&w->node);
+		spin_unlock_bh(&toe_watch_lock);
+		if (!w)
+			break;
+		cancel_delayed_work_sync(&w->work);
+		sock_put(w->sk);
+		kfree(w);
+	}
+}

@@ -1,0 +1,166 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Automatic offload and handback on toesim against a Linux peer: the
+# policy (auto_offload, min_bytes, the "notoe" opt-out) read back from
+# the device's counters, and connections handed back in the middle of a
+# transfer (administrator, port down, driver unload), each arriving intact
+# by SHA-256.
+
+source "$(dirname "$0")/lib.sh"
+
+require_root
+require_cmd ip python3 nsenter
+toe_mod_available toe || skip "module toe not found"
+toe_mod_available toesim || skip "module toesim not found"
+
+XFER=$(dirname "$0")/toe_xfer.py
+H=toe-pol-h-$$
+P=toe-pol-p-$$
+TMP=$(mktemp -d)
+defer rm -rf "$TMP"
+BIG=$((8 * 1024 * 1024))
+SMALL=4096
+
+toe_load toe toesim || fail "cannot load toe, toesim"
+defer toe_unload toesim
+
+toe_ns_create "$H"
+toe_ns_create "$P"
+ip link add vh netns "$H" type veth peer name vp netns "$P" ||
+	fail "cannot create the veth pair"
+ip -n "$H" addr add 10.74.0.1/24 dev vh
+ip -n "$P" addr add 10.74.0.2/24 dev vp
+ip -n "$H" link set vh up
+ip -n "$P" link set vp up
+
+new_instance() {
+	nsenter --net="/run/netns/$H" sh -c "echo '0 vh' > /sys/bus/toesim/new_device" &&
+		TOE=$(ls /sys/class/toe) &&
+		echo 1 > "/sys/class/toe/$TOE/enabled"
+}
+
+new_instance || fail "cannot create and enable a toesim instance"
+defer 'echo 0 > /sys/bus/toesim/del_device'
+
+# stat NAME: a counter of the device from /proc/net/toe/devices.
+stat() {
+	nsenter --net="/run/netns/$H" awk -v k="$1" -v n="$TOE" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$1 == n { print $col[k] }' /proc/net/toe/devices
+}
+
+# xfer NAME PORT CLIENT_BYTES SERVER_BYTES [client options]
+xfer() {
+	local name=$1 port=$2 cb=$3 sb=$4
+
+	shift 4
+	timeout 300 ip netns exec "$P" python3 "$XFER" server "$port" \
+		--send "$sb" > "$TMP/$name.s" 2>&1 &
+	server=$!
+	toe_wait_listen "$P" "$port" || return 1
+	timeout 300 ip netns exec "$H" python3 "$XFER" client 10.74.0.2 "$port" \
+		--send "$cb" "$@" > "$TMP/$name.c" 2>&1
+	wait "$server"
+}
+
+check_xfer() {
+	python3 - "$TMP/$1.c" "$TMP/$1.s" "$2" "$3" <<'PY'
+import json, sys
+c = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+s = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+cb, sb = int(sys.argv[3]), int(sys.argv[4])
+ok = (c["sent"] == cb == s["received"] and s["sent"] == sb == c["received"]
+      and c["sent_sha256"] == s["received_sha256"]
+      and s["sent_sha256"] == c["received_sha256"])
+if not ok:
+    print("mismatch:", c, s)
+sys.exit(0 if ok else 1)
+PY
+}
+
+# --- automatic offload --------------------------------------------------------
+
+echo 1 > "/sys/class/toe/$TOE/auto_offload"
+check_err $? "cannot turn auto_offload on"
+a0=$(stat auto_offloads)
+xfer auto 5100 $SMALL $BIG
+check_err $? "transfer did not complete"
+check_xfer auto $SMALL $BIG
+check_err $? "bytes differ"
+[ "$(stat auto_offloads)" -gt "$a0" ]
+check_err $? "auto_offloads did not move: the connection was not offloaded"
+log_test "auto_offload: an unmodified application's connection is offloaded"
+
+echo $((2 * 1024 * 1024)) > "/sys/class/toe/$TOE/min_bytes"
+a0=$(stat auto_offloads)
+xfer threshold 5101 $SMALL $BIG
+check_err $? "transfer did not complete"
+check_xfer threshold $SMALL $BIG
+check_err $? "bytes differ"
+[ "$(stat auto_offloads)" -gt "$a0" ]
+check_err $? "auto_offloads did not move after min_bytes"
+a0=$(stat auto_offloads)
+xfer below 5102 $SMALL $((BIG / 8))
+check_xfer below $SMALL $((BIG / 8))
+check_err $? "bytes differ below the threshold"
+[ "$(stat auto_offloads)" = "$a0" ]
+check_err $? "a connection below min_bytes was offloaded"
+echo 0 > "/sys/class/toe/$TOE/min_bytes"
+log_test "min_bytes: offloaded once the threshold passed, not before"
+
+a0=$(stat handovers)
+xfer notoe 5103 $SMALL $((BIG / 4)) --notoe
+check_xfer notoe $SMALL $((BIG / 4))
+check_err $? "bytes differ with the opt-out"
+[ "$(stat handovers)" = "$a0" ]
+check_err $? "a socket with TCP_ULP notoe was offloaded"
+log_test "TCP_ULP notoe: the per-socket opt-out is honoured"
+
+echo 0 > "/sys/class/toe/$TOE/auto_offload"
+[ "$(cat "/sys/class/toe/$TOE/auto_offload")" = 0 ]
+check_err $? "cannot turn auto_offload off"
+echo 2 > "/sys/class/toe/$TOE/auto_offload" 2> /dev/null
+check_fail $? "auto_offload took 2"
+echo -1 > "/sys/class/toe/$TOE/min_bytes" 2> /dev/null
+check_fail $? "min_bytes took -1"
+log_test "policy knobs reject bad values"
+
+# --- handback in the middle of a transfer ---------------------------------------
+
+# midway NAME PORT ACTION: an offloaded transfer during which ACTION runs.
+midway() {
+	local name=$1 port=$2 action=$3
+
+	xfer "$name" "$port" $SMALL $BIG --ulp &
+	local pid=$!
+	sleep 3
+	eval "$action"
+	wait "$pid"
+}
+
+b0=$(stat handbacks)
+midway admin 5110 'nsenter --net=/run/netns/$H cat /proc/net/toe/connections > $TMP/conns; echo 0 > /sys/class/toe/$TOE/enabled'
+grep -q "^10.74.0.1:[0-9]* 10.74.0.2:5110 $TOE offloaded " "$TMP/conns"
+check_err $? "the connection was not listed in /proc/net/toe/connections: $(cat "$TMP/conns")"
+check_xfer admin $SMALL $BIG
+check_err $? "bytes differ after an administrative handback"
+[ "$(stat handbacks)" -gt "$b0" ]
+check_err $? "no handback counted"
+echo 1 > "/sys/class/toe/$TOE/enabled"
+log_test "handback on disable in mid-transfer: nothing lost"
+
+b0=$(stat handbacks)
+midway down 5111 'ip -n $H link set vh down; sleep 1; ip -n $H link set vh up'
+check_xfer down $SMALL $BIG
+check_err $? "bytes differ after a port down/up"
+[ "$(stat handbacks)" -gt "$b0" ]
+check_err $? "no handback counted on port down"
+log_test "handback on port down in mid-transfer: nothing lost"
+
+midway unload 5112 'echo 0 > /sys/bus/toesim/del_device; rmmod toesim'
+check_xfer unload $SMALL $BIG
+check_err $? "bytes differ after unloading the driver"
+log_test "handback on driver unload in mid-transfer: nothing lost"
+
+exit "$EXIT_STATUS"
