@@ -21,8 +21,9 @@ DECLARE_STATIC_KEY_FALSE(toe_established_key);
 void __toe_established(struct sock *sk);
 
 /**
- * toe_established() - tell the TOE core a TCP socket became ESTABLISHED
- * @sk: the socket, in TCP_ESTABLISHED now
+ * toe_established() - tell the TOE core a TCP socket becomes ESTABLISHED
+ * @sk: the socket; sk_state still holds the old state (SYN_SENT or
+ *	SYN_RECV), as for the sock:inet_sock_set_state tracepoint
  *
  * Called from tcp_set_state(). For active opens the socket is owned by
  * the user; for the child of a passive open this runs in softirq under

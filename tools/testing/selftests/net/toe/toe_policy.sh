@@ -56,7 +56,7 @@ xfer() {
 
 	shift 4
 	timeout 300 ip netns exec "$P" python3 "$XFER" server "$port" \
-		--send "$sb" > "$TMP/$name.s" 2>&1 &
+		--send "$sb" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
 	server=$!
 	toe_wait_listen "$P" "$port" || return 1
 	timeout 300 ip netns exec "$H" python3 "$XFER" client 10.74.0.2 "$port" \
@@ -94,14 +94,14 @@ log_test "auto_offload: an unmodified application's connection is offloaded"
 
 echo $((2 * 1024 * 1024)) > "/sys/class/toe/$TOE/min_bytes"
 a0=$(stat auto_offloads)
-xfer threshold 5101 $SMALL $BIG
+xfer threshold 5101 $SMALL $BIG --late-shutdown
 check_err $? "transfer did not complete"
 check_xfer threshold $SMALL $BIG
 check_err $? "bytes differ"
 [ "$(stat auto_offloads)" -gt "$a0" ]
 check_err $? "auto_offloads did not move after min_bytes"
 a0=$(stat auto_offloads)
-xfer below 5102 $SMALL $((BIG / 8))
+xfer below 5102 $SMALL $((BIG / 8)) --late-shutdown
 check_xfer below $SMALL $((BIG / 8))
 check_err $? "bytes differ below the threshold"
 [ "$(stat auto_offloads)" = "$a0" ]
@@ -132,18 +132,26 @@ log_test "policy knobs reject bad values"
 midway() {
 	local name=$1 port=$2 action=$3
 
-	xfer "$name" "$port" $SMALL $BIG --ulp &
-	local pid=$!
-	sleep 3
+	# Paced, so that ACTION lands in the middle.
+	RATE=$((BIG / 2)) xfer "$name" "$port" $SMALL $((2 * BIG)) --ulp --late-shutdown &
+	local pid=$! i
+
+	# Act once the connection is offloaded and data flows.
+	for ((i = 0; i < 200; i++)); do
+		nsenter --net="/run/netns/$H" cat /proc/net/toe/connections > "$TMP/conns"
+		grep -q ":$port $TOE offloaded " "$TMP/conns" && break
+		sleep 0.1
+	done
+	sleep 1
 	eval "$action"
 	wait "$pid"
 }
 
 b0=$(stat handbacks)
-midway admin 5110 'nsenter --net=/run/netns/$H cat /proc/net/toe/connections > $TMP/conns; echo 0 > /sys/class/toe/$TOE/enabled'
+midway admin 5110 'echo 0 > /sys/class/toe/$TOE/enabled'
 grep -q "^10.74.0.1:[0-9]* 10.74.0.2:5110 $TOE offloaded " "$TMP/conns"
 check_err $? "the connection was not listed in /proc/net/toe/connections: $(cat "$TMP/conns")"
-check_xfer admin $SMALL $BIG
+check_xfer admin $SMALL $((2 * BIG))
 check_err $? "bytes differ after an administrative handback"
 [ "$(stat handbacks)" -gt "$b0" ]
 check_err $? "no handback counted"
@@ -152,14 +160,18 @@ log_test "handback on disable in mid-transfer: nothing lost"
 
 b0=$(stat handbacks)
 midway down 5111 'ip -n $H link set vh down; sleep 1; ip -n $H link set vh up'
-check_xfer down $SMALL $BIG
+grep -q ":5111 $TOE offloaded " "$TMP/conns"
+check_err $? "the connection was not offloaded before the port went down"
+check_xfer down $SMALL $((2 * BIG))
 check_err $? "bytes differ after a port down/up"
 [ "$(stat handbacks)" -gt "$b0" ]
 check_err $? "no handback counted on port down"
 log_test "handback on port down in mid-transfer: nothing lost"
 
 midway unload 5112 'echo 0 > /sys/bus/toesim/del_device; rmmod toesim'
-check_xfer unload $SMALL $BIG
+grep -q ":5112 $TOE offloaded " "$TMP/conns"
+check_err $? "the connection was not offloaded before the driver went away"
+check_xfer unload $SMALL $((2 * BIG))
 check_err $? "bytes differ after unloading the driver"
 log_test "handback on driver unload in mid-transfer: nothing lost"
 

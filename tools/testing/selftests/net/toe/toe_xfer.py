@@ -6,12 +6,14 @@
 # with the sha256 of what it sent and of what it received, so the test
 # can compare them across the two ends.
 #
-#   toe_xfer.py server PORT [--v6] [--send BYTES]
+#   toe_xfer.py server PORT [--v6] [--send BYTES] [--rate BYTES_PER_S]
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
 #
 # --ulp asks for the "toe" ULP right after connect (the explicit offload);
 # the result is reported as "ulp": "ok" or the errno name. --notoe sets the
 # "notoe" ULP before connect: the per-socket opt-out of automatic offload.
+# --late-shutdown keeps the sending direction open until the peer's data
+# has all arrived, so the connection stays established meanwhile.
 
 import argparse
 import errno
@@ -27,17 +29,24 @@ TCP_ULP = 31
 CHUNK = 1 << 16
 
 
-def sender(sock, nbytes, out):
+def sender(sock, nbytes, out, shut_after=None, rate=0):
     h = hashlib.sha256()
     block = os.urandom(1 << 20)
     sent = 0
+    start = time.monotonic()
     while sent < nbytes:
+        if rate:
+            ahead = sent / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
         # Vary the data so a misplaced block cannot hash the same.
         off = (sent * 7919) % (len(block) - CHUNK)
         buf = block[off:off + min(CHUNK, nbytes - sent)]
         n = sock.send(buf)
         h.update(buf[:n])
         sent += n
+    if shut_after:
+        shut_after.wait()
     sock.shutdown(socket.SHUT_WR)
     out["sent"] = sent
     out["sent_sha256"] = h.hexdigest()
@@ -56,10 +65,13 @@ def receiver(sock, out):
     out["received_sha256"] = h.hexdigest()
 
 
-def run(sock, nbytes, out):
-    t = threading.Thread(target=sender, args=(sock, nbytes, out))
+def run(sock, nbytes, out, late_shutdown=False, rate=0):
+    done = threading.Event() if late_shutdown else None
+    t = threading.Thread(target=sender, args=(sock, nbytes, out, done, rate))
     t.start()
     receiver(sock, out)
+    if done:
+        done.set()
     t.join()
 
 
@@ -71,6 +83,8 @@ def main():
     ap.add_argument("--send", type=int, default=1 << 20)
     ap.add_argument("--ulp", action="store_true")
     ap.add_argument("--notoe", action="store_true")
+    ap.add_argument("--late-shutdown", action="store_true")
+    ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--hold", type=float, default=0)
     a = ap.parse_args()
     out = {}
@@ -83,7 +97,7 @@ def main():
         ls.listen(1)
         print("listening", flush=True)
         s, _ = ls.accept()
-        run(s, a.send, out)
+        run(s, a.send, out, rate=a.rate)
     else:
         addr, port = a.args[0], int(a.args[1])
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
@@ -99,7 +113,7 @@ def main():
                 out["ulp"] = errno.errorcode.get(e.errno, str(e.errno))
         if a.hold:
             time.sleep(a.hold)
-        run(s, a.send, out)
+        run(s, a.send, out, a.late_shutdown)
     s.close()
     print(json.dumps(out), flush=True)
     return 0
