@@ -276,6 +276,7 @@ struct toedev_ops {
  * @TOEDEV_STAT_AUTO_REFUSED: automatic handovers the engine refused
  * @TOEDEV_STAT_TABLE_FULL: automatic handovers left in software because
  *	the connection table was full
+ * @TOEDEV_STAT_LOW_RATE: connections handed back for their low rate
  * @TOEDEV_STAT_MAX: number of counters
  */
 enum toedev_stat {
@@ -289,6 +290,7 @@ enum toedev_stat {
 	TOEDEV_STAT_AUTO_OFFLOADS,
 	TOEDEV_STAT_AUTO_REFUSED,
 	TOEDEV_STAT_TABLE_FULL,
+	TOEDEV_STAT_LOW_RATE,
 	TOEDEV_STAT_MAX,
 };
 
@@ -324,6 +326,9 @@ struct toedev_stats {
  *	asking (toedev_set_auto()); toe_mutex, READ_ONCE() for readers
  * @min_bytes: automatic offload waits until this many bytes passed since
  *	the handshake; written by sysfs, READ_ONCE() for readers
+ * @low_rate: hand back connections slower than this (bytes/s, both
+ *	directions), 0 for never; written by sysfs, READ_ONCE() for readers
+ * @low_rate_secs: for this many seconds running; likewise
  * @conn_count: connections offloaded now
  * @conns_lock: protects @conns
  * @conns: offloaded connections (&struct toe_sock.node)
@@ -348,6 +353,8 @@ struct toedev {
 	u32			conn_limit;
 	bool			auto_offload;
 	u64			min_bytes;
+	u64			low_rate;
+	u32			low_rate_secs;
 	atomic_t		conn_count;
 	spinlock_t		conns_lock; /* protects @conns */
 	struct list_head	conns;

@@ -123,6 +123,7 @@ struct toedev *toedev_alloc(size_t priv_size, const struct toedev_ops *ops,
 	tdev->families = TOE_FAMILY_ALL;
 	tdev->supported = TOE_FAMILY_IPV4;
 	atomic_set(&tdev->conn_count, 0);
+	tdev->low_rate_secs = 5;
 	spin_lock_init(&tdev->conns_lock);
 	INIT_LIST_HEAD(&tdev->conns);
 	refcount_set(&tdev->refcnt, 1);

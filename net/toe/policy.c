@@ -8,7 +8,8 @@
  * process context from a workqueue, never from the state change itself
  * (which runs in softirq for the child of a passive open). A connection
  * with a ULP already, or one that opted out with TCP_ULP "notoe", is left
- * alone; when the table is full it stays in software.
+ * alone; when the table is full it stays in software. An offloaded
+ * connection slower than low_rate for low_rate_secs goes back.
  *
  * Where TCP reaches ESTABLISHED: in a kernel tree, the toe_established()
  * hook behind a static key (include/net/toe_hook.h); out of tree on a
@@ -49,6 +50,11 @@ struct toe_watch {
 /* Watches in flight, so that module unload can cancel them. */
 static LIST_HEAD(toe_watches);
 static DEFINE_SPINLOCK(toe_watch_lock);
+
+/* Low-rate scan: once a second over every offloaded connection. */
+#define TOE_RATE_PERIOD		HZ
+static void toe_rate_scan(struct work_struct *work);
+static DECLARE_DELAYED_WORK(toe_rate_work, toe_rate_scan);
 
 /* Devices with auto on; toe_mutex. The hook is attached while > 0. */
 static unsigned int toe_auto_users;
@@ -220,6 +226,45 @@ void toe_policy_unregister(struct toedev *tdev)
 	}
 }
 
+/* De-acceleration: a connection moving fewer than low_rate bytes a second
+ * (both directions together) for low_rate_secs seconds running goes back
+ * to software, where it costs the engine no table slot.
+ */
+static void toe_rate_scan(struct work_struct *work)
+{
+	struct toedev *tdev;
+	struct toe_sock *ts;
+	u64 bytes, rate, limit;
+	u32 secs;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(tdev, &toedev_list, list) {
+		limit = READ_ONCE(tdev->low_rate);
+		secs = READ_ONCE(tdev->low_rate_secs);
+		if (!limit)
+			continue;
+		spin_lock_bh(&tdev->conns_lock);
+		list_for_each_entry(ts, &tdev->conns, node) {
+			bytes = atomic64_read(&ts->tx_bytes) +
+				atomic64_read(&ts->rx_bytes);
+			rate = (bytes - ts->rate_bytes) * HZ / TOE_RATE_PERIOD;
+			ts->rate_bytes = bytes;
+			if (rate >= limit) {
+				ts->slow_periods = 0;
+				continue;
+			}
+			if (++ts->slow_periods < max(secs, 1U))
+				continue;
+			ts->slow_periods = 0;
+			toedev_stat_inc(tdev, TOEDEV_STAT_LOW_RATE);
+			toe_sk_request_handback(ts->sk, TOE_HB_LOW_RATE);
+		}
+		spin_unlock_bh(&tdev->conns_lock);
+	}
+	rcu_read_unlock();
+	queue_delayed_work(toe_wq, &toe_rate_work, TOE_RATE_PERIOD);
+}
+
 /* The opt-out: TCP_ULP "notoe" marks a socket as never to be offloaded. */
 static int toe_notoe_init(struct sock *sk)
 {
@@ -235,6 +280,7 @@ static struct tcp_ulp_ops toe_notoe_ulp_ops __read_mostly = {
 int toe_policy_init(void)
 {
 	tcp_register_ulp(&toe_notoe_ulp_ops);
+	queue_delayed_work(toe_wq, &toe_rate_work, TOE_RATE_PERIOD);
 	return 0;
 }
 
@@ -243,6 +289,7 @@ void toe_policy_exit(void)
 	struct toe_watch *w;
 
 	tcp_unregister_ulp(&toe_notoe_ulp_ops);
+	cancel_delayed_work_sync(&toe_rate_work);
 	/* The hook is detached (no device is left): no new watch comes. */
 	for (;;) {
 		spin_lock_bh(&toe_watch_lock);

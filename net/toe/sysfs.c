@@ -13,6 +13,8 @@
  *   conn_limit ro connection table size
  *   auto_offload rw 0 or 1: offload established connections automatically
  *   min_bytes rw  automatic offload after this many bytes (0: at once)
+ *   low_rate  rw  hand back connections slower than this, bytes/s (0: off)
+ *   low_rate_secs rw  ... for this many seconds running (1-3600)
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -189,7 +191,52 @@ static ssize_t min_bytes_store(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(min_bytes);
 
+static ssize_t low_rate_show(struct device *d, struct device_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(to_toedev(d)->low_rate));
+}
+
+static ssize_t low_rate_store(struct device *d, struct device_attribute *attr,
+			      const char *buf, size_t len)
+{
+	u64 val;
+	int err;
+
+	err = kstrtou64(buf, 0, &val);
+	if (err)
+		return err;
+	WRITE_ONCE(to_toedev(d)->low_rate, val);
+	return len;
+}
+static DEVICE_ATTR_RW(low_rate);
+
+static ssize_t low_rate_secs_show(struct device *d,
+				  struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_toedev(d)->low_rate_secs));
+}
+
+static ssize_t low_rate_secs_store(struct device *d,
+				   struct device_attribute *attr,
+				   const char *buf, size_t len)
+{
+	u32 val;
+	int err;
+
+	err = kstrtou32(buf, 0, &val);
+	if (err)
+		return err;
+	if (!val || val > 3600)
+		return -EINVAL;
+	WRITE_ONCE(to_toedev(d)->low_rate_secs, val);
+	return len;
+}
+static DEVICE_ATTR_RW(low_rate_secs);
+
 static struct attribute *toedev_attrs[] = {
+	&dev_attr_low_rate.attr,
+	&dev_attr_low_rate_secs.attr,
 	&dev_attr_auto_offload.attr,
 	&dev_attr_min_bytes.attr,
 	&dev_attr_enabled.attr,

@@ -56,6 +56,9 @@ enum {
  * @rx_bytes: bytes engines delivered
  * @rcv_forced: deliveries charged beyond the receive memory limit
  * @stray_drops: segments Linux TCP received while offloaded, dropped
+ * @rate_bytes: bytes at the last low-rate scan; the scan only, under
+ *	@tdev->conns_lock
+ * @slow_periods: consecutive scans below the low rate; likewise
  * @rcu: frees the structure
  */
 struct toe_sock {
@@ -83,6 +86,8 @@ struct toe_sock {
 	atomic64_t		rx_bytes;
 	atomic64_t		rcv_forced;
 	atomic64_t		stray_drops;
+	u64			rate_bytes;
+	u32			slow_periods;
 	struct rcu_head		rcu;
 };
 

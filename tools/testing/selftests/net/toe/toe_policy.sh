@@ -126,6 +126,22 @@ echo -1 > "/sys/class/toe/$TOE/min_bytes" 2> /dev/null
 check_fail $? "min_bytes took -1"
 log_test "policy knobs reject bad values"
 
+# --- de-acceleration of slow connections ------------------------------------------
+
+echo $((1024 * 1024)) > "/sys/class/toe/$TOE/low_rate"
+echo 2 > "/sys/class/toe/$TOE/low_rate_secs"
+l0=$(stat low_rate)
+b0=$(stat handbacks)
+RATE=$((64 * 1024)) xfer slow 5104 $SMALL $((384 * 1024)) --ulp --late-shutdown
+check_xfer slow $SMALL $((384 * 1024))
+check_err $? "bytes differ after a low-rate handback"
+[ "$(stat low_rate)" -gt "$l0" ] && [ "$(stat handbacks)" -gt "$b0" ]
+check_err $? "a connection at 64 KB/s under a 1 MB/s floor was not handed back"
+echo 0 > "/sys/class/toe/$TOE/low_rate_secs" 2> /dev/null
+check_fail $? "low_rate_secs took 0"
+echo 0 > "/sys/class/toe/$TOE/low_rate"
+log_test "low_rate: a slow connection goes back to software, intact"
+
 # --- handback in the middle of a transfer ---------------------------------------
 
 # midway NAME PORT ACTION: an offloaded transfer during which ACTION runs.
