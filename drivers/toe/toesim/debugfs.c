@@ -7,10 +7,20 @@
  *     neigh_updates            neigh_update() calls
  *     port_changes             port_change() calls
  *     redirects                redirect() calls
- *     table_size               connection table size
+ *     table_size               connection table size; writing a smaller
+ *                              size takes slots out of service (-EBUSY
+ *                              if more are in use)
+ *     rx_frames, tx_frames, ...  the engine's counters
  *
- * All read-only for now; fault-injection knobs (fail_*, as netdevsim
- * has them) will sit next to these.
+ *   Fault injection, as netdevsim has it:
+ *     fail_rx_drop N           drop the next N received frames of offloaded
+ *                              connections (TCP recovers)
+ *     fail_connect N           refuse the next N connections with -EIO
+ *                              (they stay in software)
+ *     stall_ms MS              stall the engine thread once, for MS ms
+ *     force_handback 1         hand every connection back (admin)
+ *     fail_device 1            a device error: every connection back
+ *                              without draining
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -33,13 +43,84 @@ static int toesim_counter_get(void *data, u64 *val)
 DEFINE_DEBUGFS_ATTRIBUTE(toesim_counter_fops, toesim_counter_get, NULL,
 			 "%llu\n");
 
+static int toesim_table_size_set(void *data, u64 val)
+{
+	struct toesim_dev *sd = data;
+	int err;
+
+	if (!val || val > TOESIM_TABLE_MAX)
+		return -EINVAL;
+	err = toesim_hw_table_shrink(sd->hw, val);
+	if (!err)
+		WRITE_ONCE(sd->tdev->conn_limit, val);
+	return err;
+}
+
 static int toesim_table_size_get(void *data, u64 *val)
 {
-	*val = toesim_hw_table_size(data);
+	struct toesim_dev *sd = data;
+
+	*val = toesim_hw_table_size(sd->hw);
 	return 0;
 }
-DEFINE_DEBUGFS_ATTRIBUTE(toesim_table_size_fops, toesim_table_size_get, NULL,
-			 "%llu\n");
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_table_size_fops, toesim_table_size_get,
+			 toesim_table_size_set, "%llu\n");
+
+/* A count of faults to inject, 0 to INT_MAX. */
+static int toesim_fault_get(void *data, u64 *val)
+{
+	*val = atomic_read(data);
+	return 0;
+}
+
+static int toesim_fault_set(void *data, u64 val)
+{
+	if (val > INT_MAX)
+		return -EINVAL;
+	atomic_set(data, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_fault_fops, toesim_fault_get,
+			 toesim_fault_set, "%llu\n");
+
+static int toesim_stall_set(void *data, u64 val)
+{
+	struct toesim_hw *hw = data;
+
+	if (val > 10000)
+		return -EINVAL;
+	WRITE_ONCE(hw->fault_stall_ms, val);
+	wake_up(&hw->wait);
+	return 0;
+}
+
+static int toesim_stall_get(void *data, u64 *val)
+{
+	*val = READ_ONCE(((struct toesim_hw *)data)->fault_stall_ms);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_stall_fops, toesim_stall_get,
+			 toesim_stall_set, "%llu\n");
+
+static int toesim_force_handback_set(void *data, u64 val)
+{
+	if (val != 1)
+		return -EINVAL;
+	toesim_hw_remove_all(data, TOESIM_RM_ADMIN);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_force_handback_fops, NULL,
+			 toesim_force_handback_set, "%llu\n");
+
+static int toesim_fail_device_set(void *data, u64 val)
+{
+	if (val != 1)
+		return -EINVAL;
+	toesim_hw_remove_all(data, TOESIM_RM_ERROR);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_fail_device_fops, NULL,
+			 toesim_fail_device_set, "%llu\n");
 
 /**
  * toesim_debugfs_add() - create the debugfs directory of an instance
@@ -65,7 +146,7 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->port_changes, &toesim_counter_fops);
 	debugfs_create_file_unsafe("redirects", 0444, sd->ddir,
 				   &sd->redirects, &toesim_counter_fops);
-	debugfs_create_file_unsafe("table_size", 0444, sd->ddir, sd->hw,
+	debugfs_create_file_unsafe("table_size", 0644, sd->ddir, sd,
 				   &toesim_table_size_fops);
 	debugfs_create_file_unsafe("rx_frames", 0444, sd->ddir,
 				   &sd->hw->rx_frames, &toesim_counter_fops);
@@ -93,9 +174,16 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->paws_drops, &toesim_counter_fops);
 	debugfs_create_file_unsafe("rcv_drops", 0444, sd->ddir,
 				   &sd->hw->rcv_drops, &toesim_counter_fops);
-	/* Fault injection: drop the next N frames of offloaded connections. */
-	debugfs_create_atomic_t("fail_rx_drop", 0644, sd->ddir,
-				&sd->hw->fault_drop);
+	debugfs_create_file_unsafe("fail_rx_drop", 0644, sd->ddir,
+				   &sd->hw->fault_drop, &toesim_fault_fops);
+	debugfs_create_file_unsafe("fail_connect", 0644, sd->ddir,
+				   &sd->hw->fault_connect, &toesim_fault_fops);
+	debugfs_create_file_unsafe("stall_ms", 0644, sd->ddir, sd->hw,
+				   &toesim_stall_fops);
+	debugfs_create_file_unsafe("force_handback", 0200, sd->ddir, sd->hw,
+				   &toesim_force_handback_fops);
+	debugfs_create_file_unsafe("fail_device", 0200, sd->ddir, sd->hw,
+				   &toesim_fail_device_fops);
 }
 
 /**

@@ -23,6 +23,7 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
@@ -984,7 +985,13 @@ static int toesim_thread(void *data)
 	struct toesim_hw *hw = data;
 
 	while (!kthread_should_stop()) {
-		wait_event_interruptible(hw->wait, toesim_has_work(hw));
+		u32 stall;
+
+		wait_event_interruptible(hw->wait, toesim_has_work(hw) ||
+					 READ_ONCE(hw->fault_stall_ms));
+		stall = xchg(&hw->fault_stall_ms, 0);
+		if (stall)
+			msleep(stall);
 		toesim_run_rx(hw);
 		toesim_run_work(hw);
 	}
@@ -1100,9 +1107,7 @@ static rx_handler_result_t toesim_rx_handler(struct sk_buff **pskb)
 	skb = skb_share_check(skb, GFP_ATOMIC);
 	if (!skb || !toesim_check_frame(skb) ||
 	    skb_queue_len(&hw->rxq) >= TOESIM_RXQ_MAX ||
-	    atomic_read(&hw->fault_drop)) {
-		if (skb && atomic_read(&hw->fault_drop) > 0)
-			atomic_dec(&hw->fault_drop);
+	    atomic_add_unless(&hw->fault_drop, -1, 0)) {
 		atomic64_inc(&hw->rx_drops);
 		kfree_skb(skb);
 		toesim_conn_put(conn);
@@ -1240,6 +1245,9 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	spin_lock_bh(&hw->lock);
 	if (!hw->running || !hw->thread)
 		goto err_unlock;
+	err = -EIO;
+	if (atomic_add_unless(&hw->fault_connect, -1, 0))
+		goto err_unlock;
 	err = -ENOSPC;
 	if (hw->used >= hw->size) {
 		atomic64_inc(&hw->table_full);
@@ -1301,6 +1309,23 @@ void toesim_hw_conn_remove(struct toesim_conn *conn, bool drain,
 	toesim_conn_kick(conn, TOESIM_EV_REMOVE);
 	wait_for_completion(&conn->tcb.removed);
 	toesim_conn_put(conn);
+}
+
+/**
+ * toesim_hw_remove_all() - ask the host to take every connection back
+ * @hw: the instance
+ * @why: TOESIM_RM_ADMIN, or TOESIM_RM_ERROR for a device error
+ *
+ * Context: any.
+ */
+void toesim_hw_remove_all(struct toesim_hw *hw, enum toesim_remove_reason why)
+{
+	struct toesim_conn *conn;
+
+	spin_lock_bh(&hw->lock);
+	list_for_each_entry(conn, &hw->conns, node)
+		hw->host_ops->request_remove(conn->host, why);
+	spin_unlock_bh(&hw->lock);
 }
 
 /**

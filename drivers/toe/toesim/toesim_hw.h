@@ -92,6 +92,7 @@ enum toesim_remove_reason {
 	TOESIM_RM_FIN,
 	TOESIM_RM_RST,
 	TOESIM_RM_ERROR,
+	TOESIM_RM_ADMIN,
 };
 
 /**
@@ -151,6 +152,8 @@ struct toesim_conn_params {
  * @work: connections with events for the engine thread
  * @wait: the engine thread sleeps here
  * @fault_drop: fault injection: drop this many received frames
+ * @fault_connect: fault injection: refuse this many connections
+ * @fault_stall_ms: fault injection: stall the engine thread once
  * @rx_frames: frames taken off the receive path
  * @rx_drops: frames dropped (malformed, queue full, fault injection)
  * @rx_reinjected: frames passed to Linux after a handback
@@ -182,6 +185,8 @@ struct toesim_hw {
 	struct list_head	work;
 	wait_queue_head_t	wait;
 	atomic_t		fault_drop;
+	atomic_t		fault_connect;
+	u32			fault_stall_ms;
 	atomic64_t		rx_frames;
 	atomic64_t		rx_drops;
 	atomic64_t		rx_reinjected;
@@ -225,6 +230,7 @@ void toesim_hw_conn_remove(struct toesim_conn *conn, bool drain,
 			   struct toe_handback *hb);
 void toesim_hw_neigh_update(struct toesim_hw *hw, int family, const void *addr,
 			    const u8 *ha);
+void toesim_hw_remove_all(struct toesim_hw *hw, enum toesim_remove_reason why);
 
 /* engine.c, for hw.c */
 int toesim_engine_start(struct toesim_hw *hw, struct net_device *port);

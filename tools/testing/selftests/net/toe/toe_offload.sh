@@ -61,7 +61,7 @@ xfer() {
 	shift 5
 	case $addr in *:*) six=--v6 ;; esac
 	timeout 300 ip netns exec "$P" python3 "$XFER" server "$port" $six \
-		--send "$sb" > "$TMP/$name.s" 2>&1 &
+		--send "$sb" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
 	server=$!
 	toe_wait_listen "$P" "$port" || return 1
 	timeout 300 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
@@ -120,6 +120,79 @@ for fam in 4 6; do
 	check_err $? "IPv$fam: connection count not back to 0 after close"
 	log_test "IPv$fam offloaded transfer, $MB MB and $((MB / 2)) MB, SHA-256 both ways"
 done
+
+# --- what the peer negotiated ---------------------------------------------------
+
+# variant NAME SYSCTL...: one offloaded transfer with the peer so configured.
+variant() {
+	local name=$1 kv
+
+	shift
+	for kv in "$@"; do
+		ip netns exec "$P" sysctl -qw "$kv" || return 1
+	done
+	xfer "$name" 10.73.0.2 5040 $((BYTES / 2)) $((BYTES / 2)) --ulp
+	local rc=$?
+	ip netns exec "$P" sysctl -qw net.ipv4.tcp_timestamps=1 \
+		net.ipv4.tcp_sack=1 net.ipv4.tcp_window_scaling=1
+	[ $rc = 0 ] && [ "$(ulp_result "$name")" = ok ] &&
+		check_xfer "$name" $((BYTES / 2)) $((BYTES / 2))
+}
+
+variant nots net.ipv4.tcp_timestamps=0
+check_err $? "peer without timestamps"
+variant nosack net.ipv4.tcp_sack=0
+check_err $? "peer without SACK"
+variant nowscale net.ipv4.tcp_window_scaling=0
+check_err $? "peer without window scaling"
+log_test "peer with timestamps, SACK or window scaling off: intact"
+
+ip -n "$H" link set vh mtu 9000
+ip -n "$P" link set vp mtu 9000
+xfer jumbo 10.73.0.2 5041 "$BYTES" "$BYTES" --ulp
+check_err $? "MTU 9000 transfer did not complete"
+[ "$(ulp_result jumbo)" = ok ] && check_xfer jumbo "$BYTES" "$BYTES"
+check_err $? "MTU 9000: bytes differ or not offloaded"
+ip -n "$H" link set vh mtu 1500
+ip -n "$P" link set vp mtu 1500
+log_test "MTU 9000 both ways: intact"
+
+# --- the peer's MAC changes in the middle of a transfer --------------------------
+
+n0=$(counter hw_neigh_updates)
+RATE=$((BYTES / 8)) xfer mac 10.73.0.2 5042 "$BYTES" "$BYTES" --ulp \
+	--rate $((BYTES / 8)) &
+macpid=$!
+for ((i = 0; i < 200; i++)); do
+	nsenter --net="/run/netns/$H" grep -q ":5042 $TOE offloaded " \
+		/proc/net/toe/connections && break
+	sleep 0.1
+done
+sleep 1
+ip -n "$P" link set vp address 02:00:00:73:00:02
+ip -n "$H" neigh replace 10.73.0.2 lladdr 02:00:00:73:00:02 dev vh nud reachable
+wait "$macpid"
+check_err $? "transfer across a MAC change did not complete"
+[ "$(ulp_result mac)" = ok ] && check_xfer mac "$BYTES" "$BYTES"
+check_err $? "bytes differ across a MAC change"
+[ "$(counter hw_neigh_updates)" -gt "$n0" ]
+check_err $? "the engine never applied the link address update"
+log_test "peer MAC change mid-transfer reaches the engine, transfer intact"
+
+# --- many connections at once ------------------------------------------------------
+
+NCONN=${TOE_OFFLOAD_CONNS:-200}
+ip netns exec "$P" python3 "$(dirname "$0")/toe_many.py" server 5050 > /dev/null 2>&1 &
+manysrv=$!
+defer kill "$manysrv"
+toe_wait_listen "$P" 5050 || fail "the echo server did not start"
+res=$(timeout 600 ip netns exec "$H" python3 "$(dirname "$0")/toe_many.py" client \
+	10.73.0.2 5050 "$NCONN" 65536)
+expect_many=$(printf '{"connections": %d, "offloaded": %d, "intact": %d}' \
+	"$NCONN" "$NCONN" "$NCONN")
+[ "$res" = "$expect_many" ]
+check_err $? "$NCONN parallel connections: $res"
+log_test "$NCONN offloaded connections moving data at once, each echoed intact"
 
 # --- offload refused: device disabled ----------------------------------------
 

@@ -8,6 +8,7 @@
 #
 #   toe_xfer.py server PORT [--v6] [--send BYTES] [--rate BYTES_PER_S]
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
+#                      [--rate BYTES_PER_S]
 #
 # --ulp asks for the "toe" ULP right after connect (the explicit offload);
 # the result is reported as "ulp": "ok" or the errno name. --notoe sets the
@@ -113,7 +114,7 @@ def main():
                 out["ulp"] = errno.errorcode.get(e.errno, str(e.errno))
         if a.hold:
             time.sleep(a.hold)
-        run(s, a.send, out, a.late_shutdown)
+        run(s, a.send, out, a.late_shutdown, a.rate)
     s.close()
     print(json.dumps(out), flush=True)
     return 0
