@@ -882,6 +882,14 @@ static void toesim_finish_remove(struct toesim_conn *conn)
 	complete(&tcb->removed);
 }
 
+/* Everything posted was sent and acknowledged. */
+static bool toesim_drained(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+
+	return tcb->snd_una == tcb->write_seq && skb_queue_empty(&tcb->hostq);
+}
+
 static void toesim_process(struct toesim_conn *conn)
 {
 	struct toesim_tcb *tcb = &conn->tcb;
@@ -912,13 +920,9 @@ static void toesim_process(struct toesim_conn *conn)
 		else
 			goto finish;
 	}
-	if (tcb->drain_at) {
-		if (tcb->snd_una == tcb->write_seq &&
-		    skb_queue_empty(&tcb->hostq))
-			goto finish;
-		if (!time_before(jiffies, tcb->drain_at))
-			goto finish;
-	}
+	if (tcb->drain_at && (toesim_drained(conn) ||
+			      !time_before(jiffies, tcb->drain_at)))
+		goto finish;
 	toesim_rearm(conn);
 	return;
 finish:
@@ -946,7 +950,13 @@ static void toesim_run_rx(struct toesim_hw *hw)
 			netif_rx(skb);
 		} else {
 			toesim_rcv(conn, skb);
-			toesim_rearm(conn);
+			/* An ACK may complete a drain: finish it now, not at
+			 * the drain deadline.
+			 */
+			if (conn->tcb.drain_at && toesim_drained(conn))
+				toesim_finish_remove(conn);
+			else
+				toesim_rearm(conn);
 		}
 		toesim_conn_put(conn);
 		cond_resched();
