@@ -264,3 +264,41 @@ toe_wait_listen() {
 	done
 	return 1
 }
+
+# --- writes that report errno, and transfers ----------------------------------
+
+# toe_write FILE VALUE: write VALUE to FILE in one write(); prints OK or the
+# errno name (EINVAL, EBUSY, ...).
+toe_write() {
+	python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.write(fd, sys.argv[2].encode())
+    print("OK")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+' "$1" "$2"
+}
+
+# toe_xfer_ok CLIENT_OUT SERVER_OUT CLIENT_BYTES SERVER_BYTES: the two ends
+# of a toe_xfer.py transfer agree, byte counts and SHA-256, both ways.
+toe_xfer_ok() {
+	python3 - "$@" <<'PY'
+import json, sys
+c = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+s = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+cb, sb = int(sys.argv[3]), int(sys.argv[4])
+ok = (c["sent"] == cb == s["received"] and s["sent"] == sb == c["received"]
+      and c["sent_sha256"] == s["received_sha256"]
+      and s["sent_sha256"] == c["received_sha256"])
+if not ok:
+    print("mismatch:", c, s)
+sys.exit(0 if ok else 1)
+PY
+}
+
+# toe_xfer_ulp CLIENT_OUT: what TCP_ULP "toe" gave the client (ok, ENODEV...).
+toe_xfer_ulp() {
+	python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]).get("ulp", "-"))' "$1"
+}

@@ -47,17 +47,8 @@ expect() {
 	check_err $? "$1: got '$2', want '$3'"
 }
 
-# sysfs_write FILE VALUE: prints OK or the errno name.
 sysfs_write() {
-	python3 -c '
-import errno, os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY)
-try:
-    os.write(fd, sys.argv[2].encode())
-    print("OK")
-except OSError as e:
-    print(errno.errorcode[e.errno])
-' "$1" "$2"
+	toe_write "$@"
 }
 
 [ -w "$DBG/ctl" ] || skip "debugfs not mounted or toe_test has no control file"

@@ -71,22 +71,11 @@ xfer() {
 
 # check_xfer NAME CLIENT_BYTES SERVER_BYTES: both directions arrived whole.
 check_xfer() {
-	python3 - "$TMP/$1.c" "$TMP/$1.s" "$2" "$3" <<'EOF'
-import json, sys
-c = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-s = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
-cb, sb = int(sys.argv[3]), int(sys.argv[4])
-ok = (c["sent"] == cb == s["received"] and s["sent"] == sb == c["received"]
-      and c["sent_sha256"] == s["received_sha256"]
-      and s["sent_sha256"] == c["received_sha256"])
-if not ok:
-    print("mismatch:", c, s)
-sys.exit(0 if ok else 1)
-EOF
+	toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$3"
 }
 
 ulp_result() {
-	python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]).get("ulp", "-"))' "$TMP/$1.c"
+	toe_xfer_ulp "$TMP/$1.c"
 }
 
 BYTES=$((MB * 1024 * 1024))

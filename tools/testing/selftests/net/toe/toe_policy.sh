@@ -65,18 +65,7 @@ xfer() {
 }
 
 check_xfer() {
-	python3 - "$TMP/$1.c" "$TMP/$1.s" "$2" "$3" <<'PY'
-import json, sys
-c = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-s = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
-cb, sb = int(sys.argv[3]), int(sys.argv[4])
-ok = (c["sent"] == cb == s["received"] and s["sent"] == sb == c["received"]
-      and c["sent_sha256"] == s["received_sha256"]
-      and s["sent_sha256"] == c["received_sha256"])
-if not ok:
-    print("mismatch:", c, s)
-sys.exit(0 if ok else 1)
-PY
+	toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$3"
 }
 
 # --- automatic offload --------------------------------------------------------

@@ -49,17 +49,8 @@ stat() {
 		$1 == n { print $col[k] }' /proc/net/toe/devices
 }
 
-# wr FILE VALUE: prints OK or the errno name.
 wr() {
-	python3 -c '
-import errno, os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY)
-try:
-    os.write(fd, sys.argv[2].encode())
-    print("OK")
-except OSError as e:
-    print(errno.errorcode[e.errno])
-' "$1" "$2"
+	toe_write "$@"
 }
 
 expect() {
@@ -83,22 +74,11 @@ xfer() {
 }
 
 check_xfer() {
-	python3 - "$TMP/$1.c" "$TMP/$1.s" "$2" <<'PY'
-import json, sys
-c = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-s = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
-n = int(sys.argv[3])
-ok = (c["sent"] == n == s["received"] and s["sent"] == n == c["received"]
-      and c["sent_sha256"] == s["received_sha256"]
-      and s["sent_sha256"] == c["received_sha256"])
-if not ok:
-    print("mismatch:", c, s)
-sys.exit(0 if ok else 1)
-PY
+	toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$2"
 }
 
 ulp() {
-	python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]).get("ulp", "-"))' "$TMP/$1.c"
+	toe_xfer_ulp "$TMP/$1.c"
 }
 
 # during NAME PORT ACTION: a paced offloaded transfer with ACTION midway.
