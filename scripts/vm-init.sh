@@ -29,6 +29,12 @@ halt() {
 	sleep 30
 	poweroff -f
 	busybox poweroff -f
+	# Once the power-off has begun, 9p answers I/O errors, so the
+	# programs above may fail at once; PID 1 must not exit meanwhile (the
+	# kernel would panic), so wait on a shell builtin until power is off.
+	while :; do
+		read -r _ < /dev/console
+	done
 }
 
 if [ $$ -ne 1 ]; then

@@ -287,21 +287,23 @@ int toe_policy_init(void)
 void toe_policy_exit(void)
 {
 	struct toe_watch *w;
+	bool done;
 
 	tcp_unregister_ulp(&toe_notoe_ulp_ops);
 	cancel_delayed_work_sync(&toe_rate_work);
-	/* The hook is detached (no device is left): no new watch comes. */
+	/* The hook is detached and no device is left (each driver holds a
+	 * reference on this module), so no new watch comes and every
+	 * running one ends at its next run: run them all now and wait.
+	 * A watch frees itself; removing it here would race with its run.
+	 */
 	for (;;) {
 		spin_lock_bh(&toe_watch_lock);
-		w = list_first_entry_or_null(&toe_watches, struct toe_watch,
-					     node);
-		if (w)
-			list_del(&w->node);
+		list_for_each_entry(w, &toe_watches, node)
+			mod_delayed_work(toe_wq, &w->work, 0);
+		done = list_empty(&toe_watches);
 		spin_unlock_bh(&toe_watch_lock);
-		if (!w)
+		if (done)
 			break;
-		cancel_delayed_work_sync(&w->work);
-		sock_put(w->sk);
-		kfree(w);
+		flush_workqueue(toe_wq);
 	}
 }
