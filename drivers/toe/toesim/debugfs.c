@@ -11,6 +11,10 @@
  *                              size takes slots out of service (-EBUSY
  *                              if more are in use)
  *     rx_frames, tx_frames, ...  the engine's counters
+ *     profile                  1 starts measuring the engine's cost per
+ *                              received frame from zero, 0 stops
+ *     prof_ns, prof_frames     what was measured: the cost of a frame is
+ *                              prof_ns / prof_frames
  *
  *   Fault injection, as netdevsim has it:
  *     fail_rx_drop N           drop the next N received frames of offloaded
@@ -122,6 +126,31 @@ static int toesim_fail_device_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(toesim_fail_device_fops, NULL,
 			 toesim_fail_device_set, "%llu\n");
 
+static int toesim_profile_get(void *data, u64 *val)
+{
+	struct toesim_hw *hw = data;
+
+	*val = READ_ONCE(hw->profile);
+	return 0;
+}
+
+/* Writing 1 starts a measurement from zero; 0 stops it, keeping the sums. */
+static int toesim_profile_set(void *data, u64 val)
+{
+	struct toesim_hw *hw = data;
+
+	if (val > 1)
+		return -EINVAL;
+	if (val) {
+		atomic64_set(&hw->prof_ns, 0);
+		atomic64_set(&hw->prof_frames, 0);
+	}
+	WRITE_ONCE(hw->profile, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_profile_fops, toesim_profile_get,
+			 toesim_profile_set, "%llu\n");
+
 /**
  * toesim_debugfs_add() - create the debugfs directory of an instance
  * @sd: the instance; @sd->id names the directory
@@ -174,6 +203,12 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->paws_drops, &toesim_counter_fops);
 	debugfs_create_file_unsafe("rcv_drops", 0444, sd->ddir,
 				   &sd->hw->rcv_drops, &toesim_counter_fops);
+	debugfs_create_file_unsafe("profile", 0644, sd->ddir, sd->hw,
+				   &toesim_profile_fops);
+	debugfs_create_file_unsafe("prof_ns", 0444, sd->ddir,
+				   &sd->hw->prof_ns, &toesim_counter_fops);
+	debugfs_create_file_unsafe("prof_frames", 0444, sd->ddir,
+				   &sd->hw->prof_frames, &toesim_counter_fops);
 	debugfs_create_file_unsafe("fail_rx_drop", 0644, sd->ddir,
 				   &sd->hw->fault_drop, &toesim_fault_fops);
 	debugfs_create_file_unsafe("fail_connect", 0644, sd->ddir,

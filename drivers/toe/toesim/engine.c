@@ -48,6 +48,7 @@
 
 struct toesim_rx_cb {
 	struct toesim_conn *conn;
+	u64 cost_ns;	/* with hw->profile: time spent in the rx handler */
 };
 
 #define TOESIM_RX_CB(skb) ((struct toesim_rx_cb *)(skb)->cb)
@@ -931,6 +932,23 @@ finish:
 
 /* ---- the engine thread and the receive hook ----------------------------- */
 
+/* toesim_rcv(), timed when the instance is being profiled. */
+static void toesim_rcv_one(struct toesim_hw *hw, struct toesim_conn *conn,
+			   struct sk_buff *skb)
+{
+	u64 t0, cost;
+
+	if (!READ_ONCE(hw->profile)) {
+		toesim_rcv(conn, skb);
+		return;
+	}
+	cost = TOESIM_RX_CB(skb)->cost_ns;
+	t0 = local_clock();
+	toesim_rcv(conn, skb);
+	atomic64_add(cost + local_clock() - t0, &hw->prof_ns);
+	atomic64_inc(&hw->prof_frames);
+}
+
 static void toesim_run_rx(struct toesim_hw *hw)
 {
 	struct sk_buff_head q;
@@ -949,7 +967,7 @@ static void toesim_run_rx(struct toesim_hw *hw)
 			atomic64_inc(&hw->rx_reinjected);
 			netif_rx(skb);
 		} else {
-			toesim_rcv(conn, skb);
+			toesim_rcv_one(hw, conn, skb);
 			/* An ACK may complete a drain: finish it now, not at
 			 * the drain deadline.
 			 */
@@ -1107,9 +1125,12 @@ static rx_handler_result_t toesim_rx_handler(struct sk_buff **pskb)
 	struct sk_buff *skb = *pskb;
 	struct toesim_hw *hw = rcu_dereference(skb->dev->rx_handler_data);
 	struct toesim_conn *conn;
+	u64 t0 = 0;
 
 	if (skb->pkt_type == PACKET_OTHERHOST || skb->pkt_type == PACKET_LOOPBACK)
 		return RX_HANDLER_PASS;
+	if (READ_ONCE(hw->profile))
+		t0 = local_clock();
 	conn = toesim_classify(hw, skb);
 	if (!conn)
 		return RX_HANDLER_PASS;
@@ -1126,6 +1147,7 @@ static rx_handler_result_t toesim_rx_handler(struct sk_buff **pskb)
 	/* As ip_rcv() does: the sender's socket (veth) lets go here. */
 	skb_orphan(skb);
 	TOESIM_RX_CB(skb)->conn = conn;
+	TOESIM_RX_CB(skb)->cost_ns = t0 ? local_clock() - t0 : 0;
 	atomic64_inc(&hw->rx_frames);
 	skb_queue_tail(&hw->rxq, skb);
 	wake_up(&hw->wait);

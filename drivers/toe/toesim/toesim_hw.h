@@ -167,6 +167,11 @@ struct toesim_conn_params {
  * @challenge_acks: RFC 5961 challenge ACKs sent
  * @paws_drops: segments dropped by PAWS
  * @rcv_drops: payload dropped for want of host or queue memory
+ * @profile: measure the engine's cost per received frame (benchmarks);
+ *	READ_ONCE(), written from debugfs
+ * @prof_ns: with @profile: nanoseconds spent classifying received frames
+ *	and running them through the TCP engine
+ * @prof_frames: with @profile: the frames @prof_ns was spent on
  */
 struct toesim_hw {
 	spinlock_t		lock; /* table, size, run state */
@@ -200,6 +205,9 @@ struct toesim_hw {
 	atomic64_t		challenge_acks;
 	atomic64_t		paws_drops;
 	atomic64_t		rcv_drops;
+	bool			profile;
+	atomic64_t		prof_ns;
+	atomic64_t		prof_frames;
 };
 
 /**
