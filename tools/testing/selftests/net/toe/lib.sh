@@ -265,6 +265,52 @@ toe_wait_listen() {
 	return 1
 }
 
+# toe_diag NS...: what a stuck transfer looks like from the host side: the
+# offloaded connections, the sockets, every toesim counter and the end of
+# the kernel log. Printed as "# diag:" lines so TAP readers skip them.
+toe_diag() {
+	local ns f
+
+	{
+		for ns in "$@"; do
+			echo "== netns $ns"
+			ip netns exec "$ns" cat /proc/net/toe/devices
+			ip netns exec "$ns" cat /proc/net/toe/connections
+			ip netns exec "$ns" ss -tinoea
+		done
+		for f in /sys/kernel/debug/toesim/*/*; do
+			[ -r "$f" ] && echo "$f: $(cat "$f" 2> /dev/null)"
+		done
+		dmesg | tail -n 20
+	} 2>&1 | sed 's/^/# diag: /'
+}
+
+# toe_bounded SECS CMD...: run CMD for at most SECS seconds. On expiry the
+# state of the namespaces in $TOE_DIAG_NS is printed before CMD is killed,
+# so that a hang leaves evidence; returns 124 then, CMD's status otherwise.
+toe_bounded() {
+	local secs=$1 pid timer first rc
+
+	shift
+	"$@" &
+	pid=$!
+	sleep "$secs" &
+	timer=$!
+	wait -n -p first "$pid" "$timer"
+	rc=$?
+	if [ "$first" = "$pid" ]; then
+		kill "$timer" 2> /dev/null
+		wait "$timer" 2> /dev/null
+		return "$rc"
+	fi
+	echo "# $* still running after $secs s"
+	# shellcheck disable=SC2086 # a list of netns names
+	toe_diag $TOE_DIAG_NS
+	kill "$pid" 2> /dev/null
+	wait "$pid" 2> /dev/null
+	return 124
+}
+
 # --- writes that report errno, and transfers ----------------------------------
 
 # toe_write FILE VALUE: write VALUE to FILE in one write(); prints OK or the

@@ -16,6 +16,7 @@ toe_mod_available toesim || skip "module toesim not found"
 XFER=$(dirname "$0")/toe_xfer.py
 H=toe-off-h-$$
 P=toe-off-p-$$
+TOE_DIAG_NS="$H $P"
 DBG=/sys/kernel/debug/toesim/0
 MB=${TOE_OFFLOAD_MB:-4}
 TMP=$(mktemp -d)
@@ -64,7 +65,7 @@ xfer() {
 		--send "$sb" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
 	server=$!
 	toe_wait_listen "$P" "$port" || return 1
-	timeout 300 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
+	toe_bounded 200 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
 		--send "$cb" "$@" > "$TMP/$name.c" 2>&1
 	wait "$server"
 }

@@ -17,6 +17,7 @@ toe_mod_available toesim || skip "module toesim not found"
 XFER=$(dirname "$0")/toe_xfer.py
 H=toe-flt-h-$$
 P=toe-flt-p-$$
+TOE_DIAG_NS="$H $P"
 TMP=$(mktemp -d)
 defer rm -rf "$TMP"
 DBG=/sys/kernel/debug/toesim/0
@@ -67,7 +68,7 @@ xfer() {
 		--send "$bytes" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
 	server=$!
 	toe_wait_listen "$P" "$port" || return 1
-	timeout 300 ip netns exec "$H" python3 "$XFER" client 10.75.0.2 "$port" \
+	toe_bounded 200 ip netns exec "$H" python3 "$XFER" client 10.75.0.2 "$port" \
 		--send "$bytes" ${RATE:+--rate "$RATE"} --late-shutdown "$@" \
 		> "$TMP/$name.c" 2>&1
 	wait "$server"
