@@ -104,7 +104,7 @@ static void tt_close(struct toedev *tdev)
 }
 
 static int tt_connect(struct toedev *tdev, struct sock *sk,
-		      const struct toe_tcp_state *st)
+		      struct toe_handover *ho)
 {
 	return -EOPNOTSUPP;
 }

@@ -142,6 +142,22 @@ struct toe_tcp_state {
 };
 
 /**
+ * struct toe_handover - what an engine is given at handover
+ * @st: Linux TCP's view of the connection
+ * @unacked: the payload Linux TCP had queued and the peer has not
+ *	acknowledged: skbs in sequence order, TCP_SKB_CB(skb)->seq and
+ *	->end_seq set, skb->data at the byte at ->seq, covering @st.snd_una
+ *	(the first may start before it) to @st.write_seq; empty when nothing
+ *	is in flight. Bytes up to @st.snd_nxt were sent once already. Each
+ *	skb is charged to the socket's send buffer (sock_wfree()), as those
+ *	&toedev_ops.send queues are.
+ */
+struct toe_handover {
+	struct toe_tcp_state	st;
+	struct sk_buff_head	unacked;
+};
+
+/**
  * struct toe_handback - what an engine returns at handback
  * @st: the engine's view of the connection
  * @unacked: payload skbs (skb->data at the first byte) the engine still
@@ -183,10 +199,13 @@ struct toe_handback {
  *	Context and locks: process; socket locked; must not sleep.
  *	Return value: true to proceed with connect().
  *
- * @connect: take over an established connection: install @st and the
- *	4-tuple of @sk in the engine and start steering its frames there.
- *	The core has processed every segment Linux TCP received so far and
- *	drops any that reach Linux TCP from now on, so @st is final. Store
+ * @connect: take over an established connection: install @ho->st and
+ *	the 4-tuple of @sk in the engine and start steering its frames
+ *	there. The core has processed every segment Linux TCP received so
+ *	far and drops any that reach Linux TCP from now on, so @ho->st is
+ *	final. On success the engine takes every skb of @ho->unacked: it
+ *	sends what Linux TCP had not sent yet and retransmits the rest as
+ *	its own (an RTO runs from the handover if bytes are in flight). Store
  *	the engine's per-connection pointer with toe_sk_set_drv(). Payload
  *	the engine receives in order goes to the socket with toe_sk_rcv();
  *	progress of the send side is reported with toe_sk_snd_update().
@@ -194,7 +213,8 @@ struct toe_handback {
  *	Context and locks: process; socket locked; may sleep.
  *	Return value: 0; -ENOSPC when the connection table is full (the
  *	connection simply stays in software); any other negative errno on
- *	failure. On error the engine keeps no state for @sk.
+ *	failure. On error the engine keeps no state for @sk and leaves
+ *	@ho->unacked as it was.
  *
  * @send: queue @skb, a linear or paged buffer of payload bytes that
  *	continues the connection's byte stream, for transmission. The
@@ -207,9 +227,11 @@ struct toe_handback {
  *	Context and locks: process; socket locked; must not sleep.
  *
  * @handback: stop carrying @sk's data path and fill @hb. The engine
- *	should first drain, for a bounded time (a few RTOs), what it can:
- *	send what it holds and wait for the peer's acknowledgment, unless
- *	@reason makes that pointless (a port that is down, a RST). Payload
+ *	should first drain, for a bounded time (a few RTOs): send nothing
+ *	new and wait until the peer acknowledged what was sent (Linux TCP
+ *	cannot take over bytes in flight: it would see the peer's ACKs of
+ *	them as ACKs of data never sent), unless @reason makes that
+ *	pointless (a port that is down, a RST). Payload
  *	delivered to the socket stays there. Every byte from
  *	@hb->st.snd_una to @hb->st.write_seq the engine still holds goes to
  *	@hb->unacked; frames of the connection it received but did not
@@ -244,7 +266,7 @@ struct toedev_ops {
 	void	(*close)(struct toedev *tdev);
 	bool	(*can_offload)(struct toedev *tdev, struct sock *sk);
 	int	(*connect)(struct toedev *tdev, struct sock *sk,
-			   const struct toe_tcp_state *st);
+			   struct toe_handover *ho);
 	int	(*send)(struct toedev *tdev, struct sock *sk,
 			struct sk_buff *skb);
 	void	(*recv)(struct toedev *tdev, struct sock *sk, int copied);

@@ -9,7 +9,10 @@
  * (which runs in softirq for the child of a passive open). A connection
  * with a ULP already, or one that opted out with TCP_ULP "notoe", is left
  * alone; when the table is full it stays in software. An offloaded
- * connection slower than low_rate for low_rate_secs goes back.
+ * connection slower than low_rate for low_rate_secs goes back. One handed
+ * back for a passing reason (an engine error, the port down, the table
+ * needed, an administrator's request) is watched again: it returns to
+ * the engine once min_bytes more have passed, if the device takes it.
  *
  * Where TCP reaches ESTABLISHED: in a kernel tree, the toe_established()
  * hook behind a static key (include/net/toe_hook.h); out of tree on a
@@ -39,12 +42,14 @@
  * @node: entry in toe_watches; toe_watch_lock
  * @sk: the socket, with a reference
  * @until: jiffies when the watch gives up
+ * @base: bytes the connection had moved when the watch started
  */
 struct toe_watch {
 	struct delayed_work	work;
 	struct list_head	node;
 	struct sock		*sk;
 	unsigned long		until;
+	u64			base;
 };
 
 /* Watches in flight, so that module unload can cancel them. */
@@ -77,12 +82,15 @@ static void toe_watch_fn(struct work_struct *work)
 	int err;
 
 	lock_sock(sk);
-	if (sk->sk_state != TCP_ESTABLISHED || inet_csk(sk)->icsk_ulp_ops)
+	/* Gone, opted out, another layer's, or offloaded meanwhile. */
+	if (sk->sk_state != TCP_ESTABLISHED || toe_sk_offloaded(sk) ||
+	    (inet_csk(sk)->icsk_ulp_ops && !toe_sk_has_ulp(sk)))
 		goto out;
 	tdev = toe_sk_toedev(sk);
 	if (!tdev || !READ_ONCE(tdev->auto_offload))
 		goto out;
-	if (toe_sk_bytes(sk) < READ_ONCE(tdev->min_bytes) || !sk->sk_socket) {
+	if (toe_sk_bytes(sk) - w->base < READ_ONCE(tdev->min_bytes) ||
+	    !sk->sk_socket) {
 		again = time_before(jiffies, w->until);
 		goto out;
 	}
@@ -109,16 +117,14 @@ out:
 	kfree(w);
 }
 
-/* TCP reached ESTABLISHED; any context, must not sleep. */
-static void toe_established_cb(struct sock *sk)
+/* Watch @sk if its port's device offloads automatically; any context. */
+static void toe_watch_start(struct sock *sk, unsigned long delay)
 {
 	struct toe_watch *w;
 	struct dst_entry *dst;
 	struct toedev *tdev;
 	bool watch;
 
-	if (sk->sk_protocol != IPPROTO_TCP || inet_csk(sk)->icsk_ulp_ops)
-		return;
 	rcu_read_lock();
 	dst = __sk_dst_get(sk);
 	tdev = dst && dst->dev ? toedev_lookup_rcu(dst->dev) : NULL;
@@ -132,12 +138,46 @@ static void toe_established_cb(struct sock *sk)
 		return;
 	INIT_DELAYED_WORK(&w->work, toe_watch_fn);
 	w->sk = sk;
-	w->until = jiffies + TOE_WATCH_MAX;
+	w->until = jiffies + delay + TOE_WATCH_MAX;
+	w->base = toe_sk_bytes(sk);
 	sock_hold(sk);
 	spin_lock_bh(&toe_watch_lock);
 	list_add(&w->node, &toe_watches);
 	spin_unlock_bh(&toe_watch_lock);
-	queue_delayed_work(toe_wq, &w->work, 0);
+	queue_delayed_work(toe_wq, &w->work, delay);
+}
+
+/* TCP reached ESTABLISHED; any context, must not sleep. */
+static void toe_established_cb(struct sock *sk)
+{
+	if (sk->sk_protocol != IPPROTO_TCP || inet_csk(sk)->icsk_ulp_ops)
+		return;
+	toe_watch_start(sk, 0);
+}
+
+/**
+ * toe_policy_handed_back() - a connection came back to Linux TCP
+ * @sk: the socket, established, its handback complete
+ * @reason: why it came back
+ *
+ * For a reason that may pass, the policy offers the connection to the
+ * engine again later; the device's min_bytes count from now.
+ *
+ * Context: process; socket locked.
+ */
+void toe_policy_handed_back(struct sock *sk, enum toe_handback_reason reason)
+{
+	switch (reason) {
+	case TOE_HB_ERROR:
+	case TOE_HB_DEV_DOWN:
+	case TOE_HB_TABLE:
+	case TOE_HB_ADMIN:
+		if (sk->sk_state == TCP_ESTABLISHED)
+			toe_watch_start(sk, TOE_WATCH_PERIOD);
+		break;
+	default:
+		break;
+	}
 }
 
 #if IS_ENABLED(CONFIG_TOE)

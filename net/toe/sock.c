@@ -291,6 +291,55 @@ static int toe_wait_wmem(struct sock *sk, long *timeo)
 	return err;
 }
 
+static struct sk_buff *toe_copy_payload(struct sock *sk, struct sk_buff *src);
+
+/* Bytes Linux TCP queued while the socket was offloaded. tcp_sendmsg() and
+ * do_tcp_sendpages() read sk_prot before they take the socket lock, so a
+ * writer may enter Linux TCP's sendmsg just before a handover and queue
+ * bytes just after it. Its transmit path is held shut meanwhile (a
+ * congestion window of 0: tcp_write_xmit() sends nothing), so the bytes
+ * wait on the write queue; they go to the engine, in order, before any
+ * newer. Return: 0, or the engine's error (the bytes stay queued).
+ */
+static int toe_adopt_tx(struct sock *sk)
+{
+	struct toe_sock *ts = toe_sk(sk);
+	struct sk_buff *src, *skb;
+	int err, len;
+
+	sock_owned_by_me(sk);
+	while ((src = tcp_send_head(sk))) {
+		len = src->len;
+		skb = len ? toe_copy_payload(sk, src) : NULL;
+		if (len && !skb)
+			return -ENOMEM;
+		__skb_unlink(src, &sk->sk_write_queue);
+		tcp_skb_tsorted_anchor_cleanup(src);
+		tcp_wmem_free_skb(sk, src);
+		if (!skb)
+			continue;
+		err = ts->tdev->ops->send(ts->tdev, sk, skb);
+		if (err)
+			return err;
+		atomic64_add(len, &ts->tx_bytes);
+		/* Its zero window probe must not send them either. */
+		inet_csk_clear_xmit_timer(sk, ICSK_TIME_PROBE0);
+	}
+	return 0;
+}
+
+static void toe_tx_work(struct work_struct *work)
+{
+	struct toe_sock *ts = container_of(work, struct toe_sock, tx_work);
+	struct sock *sk = ts->sk;
+
+	lock_sock(sk);
+	if (toe_sk_offloaded(sk) && toe_adopt_tx(sk))
+		toe_sk_handback_locked(sk, TOE_HB_ERROR);
+	release_sock(sk);
+	sock_put(sk);
+}
+
 #define TOE_SEND_CHUNK	(64 * 1024)
 
 static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
@@ -305,6 +354,8 @@ static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 	sock_owned_by_me(sk);
 	if (msg->msg_flags & MSG_OOB)
 		toe_sk_handback_locked(sk, TOE_HB_URGENT);
+	if (toe_sk_offloaded(sk) && toe_adopt_tx(sk))
+		toe_sk_handback_locked(sk, TOE_HB_ERROR);
 
 	while (msg_data_left(msg)) {
 		if (!toe_sk_offloaded(sk)) {
@@ -536,6 +587,13 @@ static void toe_release_cb(struct sock *sk)
 	unsigned long flags, nflags;
 	int refs;
 
+	/* Called with the socket spinlock held: adopt from process context. */
+	if (unlikely(tcp_send_head(sk)) && toe_sk_offloaded(sk)) {
+		sock_hold(sk);
+		if (!queue_work(toe_wq, &toe_sk(sk)->tx_work))
+			__sock_put(sk);
+	}
+
 	do {
 		flags = READ_ONCE(sk->sk_tsq_flags);
 		if (!(flags & TOE_DEFERRED_ALL))
@@ -642,6 +700,117 @@ static void toe_fill_state(struct sock *sk, struct toe_tcp_state *st)
 	st->srtt_us = tp->srtt_us >> 3;
 }
 
+/* A copy of @src's payload, paged as toe_sendmsg_locked() builds it and
+ * charged to @sk's send buffer.
+ */
+static struct sk_buff *toe_copy_payload(struct sock *sk, struct sk_buff *src)
+{
+	struct sk_buff *skb;
+	u32 off = 0;
+	int i, err;
+
+	skb = alloc_skb_with_frags(0, src->len, PAGE_ALLOC_COSTLY_ORDER, &err,
+				   sk->sk_allocation);
+	if (!skb)
+		return NULL;
+	/* alloc_skb_with_frags() only sized the fragments. */
+	skb->data_len = src->len;
+	skb->len = src->len;
+	for (i = 0; i < skb_shinfo(skb)->nr_frags; i++) {
+		skb_frag_t *f = &skb_shinfo(skb)->frags[i];
+
+		if (skb_copy_bits(src, off, skb_frag_address(f),
+				  skb_frag_size(f))) {
+			kfree_skb(skb);
+			return NULL;
+		}
+		off += skb_frag_size(f);
+	}
+	TCP_SKB_CB(skb)->seq = TCP_SKB_CB(src)->seq;
+	TCP_SKB_CB(skb)->end_seq = TCP_SKB_CB(src)->seq + src->len;
+	skb_set_owner_w(skb, sk);
+	return skb;
+}
+
+/* Append a copy of @src to @list if it continues the stream at *@next. */
+static int toe_copy_one(struct sock *sk, struct sk_buff *src,
+			struct sk_buff_head *list, u32 *next)
+{
+	u32 seq = TCP_SKB_CB(src)->seq, end = TCP_SKB_CB(src)->end_seq;
+	struct sk_buff *skb;
+
+	/* Bytes acknowledged but not yet trimmed come along; the engine
+	 * frees them on the next ACK.
+	 */
+	if (TCP_SKB_CB(src)->tcp_flags & (TCPHDR_FIN | TCPHDR_SYN) ||
+	    seq + src->len != end || after(seq, *next) || !after(end, *next))
+		return -EAGAIN;
+	skb = toe_copy_payload(sk, src);
+	if (!skb)
+		return -EAGAIN;
+	__skb_queue_tail(list, skb);
+	*next = end;
+	return 0;
+}
+
+/* Copy what Linux TCP has sent and not seen acknowledged (the retransmit
+ * queue) and what it has not sent yet (the write queue), for the engine.
+ * Return: 0, or -EAGAIN when a copy fails or the queues are not the plain
+ * byte stream from snd_una to write_seq they should be.
+ */
+static int toe_copy_unacked(struct sock *sk, struct sk_buff_head *list)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	u32 next = tp->snd_una;
+	struct sk_buff *src;
+	struct rb_node *p;
+
+	for (p = rb_first(&sk->tcp_rtx_queue); p; p = rb_next(p))
+		if (toe_copy_one(sk, rb_to_skb(p), list, &next))
+			goto err;
+	skb_queue_walk(&sk->sk_write_queue, src)
+		if (toe_copy_one(sk, src, list, &next))
+			goto err;
+	if (next == tp->write_seq)
+		return 0;
+err:
+	__skb_queue_purge(list);
+	return -EAGAIN;
+}
+
+/* The engine took over the bytes: empty Linux TCP's send side, as
+ * tcp_write_queue_purge() (not exported) does, without touching the state.
+ */
+static void toe_purge_tx(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct rb_node *p = rb_first(&sk->tcp_rtx_queue);
+	struct sk_buff *skb;
+
+	while (p) {
+		skb = rb_to_skb(p);
+		p = rb_next(p);
+		tcp_rtx_queue_unlink_and_free(skb, sk);
+	}
+	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
+		tcp_skb_tsorted_anchor_cleanup(skb);
+		tcp_wmem_free_skb(sk, skb);
+	}
+	INIT_LIST_HEAD(&tp->tsorted_sent_queue);
+	tcp_clear_all_retrans_hints(tp);
+	tp->highest_sack = NULL;
+	tp->packets_out = 0;
+	tp->retrans_out = 0;
+	tp->lost_out = 0;
+	tp->sacked_out = 0;
+	tp->undo_marker = 0;
+	tp->undo_retrans = -1;
+	inet_csk(sk)->icsk_backoff = 0;
+	inet_csk(sk)->icsk_retransmits = 0;
+	inet_csk_clear_xmit_timer(sk, ICSK_TIME_RETRANS);
+	sk_mem_reclaim(sk);
+}
+
 /**
  * toe_sk_handover() - hand an established socket to its port's engine
  * @sk: a TCP socket in ESTABLISHED
@@ -653,15 +822,21 @@ static void toe_fill_state(struct sock *sk, struct toe_tcp_state *st)
  * device's receive path before the steering; the backlog is flushed once
  * more, dropping those; then the protos are swapped.
  *
+ * Bytes Linux TCP has queued or in flight go to the engine as copies
+ * (&struct toe_handover): it sends the rest and retransmits what is lost,
+ * and Linux TCP's send queues are emptied once the engine has them.
+ *
  * Context: process; socket locked; may sleep.
- * Return: 0; -ENODEV (no enabled toedev on the route), -EAGAIN (data in
- * flight or out of order data: try later), -ENOSPC (table full),
- * -EOPNOTSUPP, or the engine's error. On error the socket is untouched.
+ * Return: 0; -ENODEV (no enabled toedev on the route), -EAGAIN (urgent or
+ * out of order data, a writer waiting for buffer space, or no memory for
+ * the copies: try later), -ENOSPC
+ * (table full), -EOPNOTSUPP, or the engine's error. On error the socket
+ * is untouched.
  */
 int toe_sk_handover(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	struct toe_tcp_state st;
+	struct toe_handover ho;
 	struct toedev *tdev;
 	struct toe_sock *ts;
 	int err;
@@ -684,11 +859,14 @@ int toe_sk_handover(struct sock *sk)
 		goto err_put;
 
 	__sk_flush_backlog(sk);
+	/* A writer asleep in tcp_sendmsg() (sk_stream_wait_memory() counts
+	 * it in sk_write_pending) would wake up inside Linux TCP's sendmsg
+	 * and queue and send bytes behind the engine's back: not now.
+	 */
 	err = -EAGAIN;
 	if (sk->sk_state != TCP_ESTABLISHED || tp->urg_data ||
-	    tp->snd_una != tp->write_seq ||
-	    !RB_EMPTY_ROOT(&tp->out_of_order_queue) ||
-	    !tcp_write_queue_empty(sk) || !tcp_rtx_queue_empty(sk))
+	    READ_ONCE(sk->sk_write_pending) ||
+	    !RB_EMPTY_ROOT(&tp->out_of_order_queue))
 		goto err_put;
 	err = -EOPNOTSUPP;
 	if (!tdev->ops->can_offload(tdev, sk))
@@ -699,20 +877,33 @@ int toe_sk_handover(struct sock *sk)
 	if (atomic_inc_return(&tdev->conn_count) > READ_ONCE(tdev->conn_limit))
 		goto err_dec;
 
+	__skb_queue_head_init(&ho.unacked);
+	err = toe_copy_unacked(sk, &ho.unacked);
+	if (err)
+		goto err_dec;
 	ts->tdev = tdev;
 	ts->sk_backlog_rcv = sk->sk_backlog_rcv;
 	sk->sk_backlog_rcv = toe_backlog_rcv;
-	toe_fill_state(sk, &st);
-	err = tdev->ops->connect(tdev, sk, &st);
+	toe_fill_state(sk, &ho.st);
+	err = tdev->ops->connect(tdev, sk, &ho);
 	if (err) {
+		__skb_queue_purge(&ho.unacked);
 		sk->sk_backlog_rcv = ts->sk_backlog_rcv;
 		ts->tdev = NULL;
 		goto err_dec;
 	}
+	/* The engine owns them now; one left behind is a driver bug. */
+	if (WARN_ON_ONCE(!skb_queue_empty(&ho.unacked)))
+		__skb_queue_purge(&ho.unacked);
+	toe_purge_tx(sk);
 	synchronize_net();
 	__sk_flush_backlog(sk);
 
-	/* Linux TCP's own timers and ACK machinery stay idle meanwhile. */
+	/* Linux TCP's own timers and ACK machinery stay idle meanwhile, and
+	 * its transmit path shut (see toe_adopt_tx()).
+	 */
+	ts->snd_cwnd = tcp_snd_cwnd(tp);
+	tp->snd_cwnd = 0;
 	inet_csk_clear_xmit_timer(sk, ICSK_TIME_DACK);
 	inet_csk(sk)->icsk_ack.pending = 0;
 	inet_csk_delete_keepalive_timer(sk);
@@ -833,8 +1024,15 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 
 	__skb_queue_head_init(&hb.unacked);
 	__skb_queue_head_init(&hb.frames);
+	/* Bytes Linux TCP queued behind the engine's back go with the rest;
+	 * the requeue below could not put them back in order.
+	 */
+	err = toe_adopt_tx(sk);
 	toe_fill_state(sk, &hb.st);
-	err = tdev->ops->handback(tdev, sk, reason, &hb);
+	if (!err)
+		err = tdev->ops->handback(tdev, sk, reason, &hb);
+	else
+		tdev->ops->handback(tdev, sk, reason, &hb);
 
 	/* Payload the engine delivered while we held the socket is in the
 	 * backlog: onto the receive queue with it, before Linux TCP's
@@ -844,6 +1042,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 
 	WRITE_ONCE(sk->sk_prot, ts->sk_proto);
 	WRITE_ONCE(sk->sk_socket->ops, ts->sk_ops);
+	tcp_snd_cwnd_set(tp, max(ts->snd_cwnd, 2U));
 	sk->sk_write_space = ts->sk_write_space;
 	sk->sk_backlog_rcv = ts->sk_backlog_rcv;
 	if (ts->use_write_queue)
@@ -893,6 +1092,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 
 	if (sock_flag(sk, SOCK_KEEPOPEN))
 		inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tp));
+	toe_policy_handed_back(sk, reason);
 	/* Tell the peer Linux's window now. */
 	__tcp_send_ack(sk, tp->rcv_nxt);
 
@@ -1009,6 +1209,7 @@ static int toe_ulp_init(struct sock *sk)
 	ts->sk = sk;
 	INIT_LIST_HEAD(&ts->node);
 	INIT_WORK(&ts->hb_work, toe_hb_work);
+	INIT_WORK(&ts->tx_work, toe_tx_work);
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ts);
 
 	err = toe_sk_handover(sk);
@@ -1041,21 +1242,30 @@ static struct tcp_ulp_ops toe_ulp_ops __read_mostly = {
 	.release	= toe_ulp_release,
 };
 
+/* The socket has the "toe" ULP: it is or was offloaded. */
+bool toe_sk_has_ulp(const struct sock *sk)
+{
+	return inet_csk(sk)->icsk_ulp_ops == &toe_ulp_ops;
+}
+
 /**
  * toe_sk_attach() - offload a socket as TCP_ULP "toe" would
- * @sk: an established socket without a ULP
+ * @sk: an established socket without a ULP, or one handed back before
  *
  * What tcp_set_ulp() does, which 6.1 does not export: the ULP holds a
- * reference on its module for as long as the socket has it.
+ * reference on its module for as long as the socket has it. A socket
+ * that has the "toe" ULP already, handed back, is handed over again.
  *
  * Context: process; socket locked; may sleep.
- * Return: 0 or the error of the handover.
+ * Return: 0 or the error of the handover; -EEXIST for another ULP.
  */
 int toe_sk_attach(struct sock *sk)
 {
 	struct inet_connection_sock *icsk = inet_csk(sk);
 	int err;
 
+	if (icsk->icsk_ulp_ops == &toe_ulp_ops)
+		return toe_sk_handover(sk);
 	if (icsk->icsk_ulp_ops)
 		return -EEXIST;
 	if (!try_module_get(THIS_MODULE))

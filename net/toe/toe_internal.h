@@ -44,6 +44,9 @@ enum {
  * @use_write_queue: SOCK_USE_WRITE_QUEUE was set before the swap
  * @node: entry in @tdev->conns, under @tdev->conns_lock
  * @hb_work: runs a handback requested from atomic context
+ * @tx_work: gives the engine bytes Linux TCP queued after the handover
+ * @snd_cwnd: Linux TCP's congestion window before the handover; its own
+ *	is held at 0 meanwhile, so that it transmits nothing; socket lock
  * @flags: TOE_SK_* bits
  * @hb_reason: reason of the requested handback
  * @rcv_wnd: Linux TCP's rcv_wnd at handover
@@ -74,6 +77,8 @@ struct toe_sock {
 	bool			use_write_queue;
 	struct list_head	node;
 	struct work_struct	hb_work;
+	struct work_struct	tx_work;
+	u32			snd_cwnd;
 	unsigned long		flags;
 	u8			hb_reason;
 	u32			rcv_wnd;
@@ -100,9 +105,11 @@ int toe_sock_init(void);
 void toe_sock_exit(void);
 struct toedev *toe_sk_toedev(struct sock *sk);
 int toe_sk_attach(struct sock *sk);
+bool toe_sk_has_ulp(const struct sock *sk);
 int toe_policy_init(void);
 void toe_policy_exit(void);
 void toe_policy_unregister(struct toedev *tdev);
+void toe_policy_handed_back(struct sock *sk, enum toe_handback_reason reason);
 /* Handbacks and watches run here. */
 extern struct workqueue_struct *toe_wq;
 

@@ -347,6 +347,9 @@ static void toesim_push(struct toesim_conn *conn)
 	for (;;) {
 		if (!before(tcb->snd_nxt, tcb->write_seq))
 			break;
+		/* Draining: retransmissions only. */
+		if (tcb->drain_at && !before(tcb->snd_nxt, tcb->snd_max))
+			break;
 		inflight = tcb->snd_nxt - tcb->snd_una;
 		wnd = min(tcb->cwnd, tcb->snd_wnd);
 		if (inflight >= wnd) {
@@ -357,6 +360,8 @@ static void toesim_push(struct toesim_conn *conn)
 		}
 		len = min3(tcb->write_seq - tcb->snd_nxt, wnd - inflight,
 			   (u32)TOESIM_GSO_MAX);
+		if (tcb->drain_at)
+			len = min(len, tcb->snd_max - tcb->snd_nxt);
 		/* Avoid silly segments while more is in flight. */
 		if (len < tcb->mss && inflight &&
 		    tcb->write_seq - tcb->snd_nxt > len)
@@ -517,7 +522,7 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 			tcb->recover = tcb->snd_max;
 			tcb->in_recovery = true;
 			tcb->stats.fast_retrans++;
-		atomic64_inc(&conn->hw->fast_retrans);
+			atomic64_inc(&conn->hw->fast_retrans);
 			toesim_retransmit_head(conn);
 		} else if (tcb->dupacks > 3 && tcb->in_recovery) {
 			tcb->cwnd += mss;
@@ -798,7 +803,7 @@ static void toesim_timers(struct toesim_conn *conn)
 			u32 flight = tcb->snd_max - tcb->snd_una;
 
 			tcb->stats.rto++;
-		atomic64_inc(&conn->hw->rto);
+			atomic64_inc(&conn->hw->rto);
 			tcb->ssthresh = max(flight / 2, 2U * tcb->mss);
 			tcb->cwnd = tcb->mss;
 			tcb->in_recovery = false;
@@ -883,12 +888,15 @@ static void toesim_finish_remove(struct toesim_conn *conn)
 	complete(&tcb->removed);
 }
 
-/* Everything posted was sent and acknowledged. */
+/* Everything sent was acknowledged. A draining connection sends nothing
+ * new, so that Linux TCP takes over with nothing in flight: bytes never
+ * sent go back to it unsent.
+ */
 static bool toesim_drained(struct toesim_conn *conn)
 {
 	struct toesim_tcb *tcb = &conn->tcb;
 
-	return tcb->snd_una == tcb->write_seq && skb_queue_empty(&tcb->hostq);
+	return tcb->snd_una == tcb->snd_max;
 }
 
 static void toesim_process(struct toesim_conn *conn)
@@ -1286,9 +1294,19 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 		goto err_unlock;
 	}
 	hw->used++;
+	/* Bytes Linux TCP had in flight are ours to retransmit: the RTO
+	 * runs from now, and the window they took stays open.
+	 */
+	skb_queue_splice_init(p->unacked, &tcb->sndq);
+	if (tcb->snd_una != tcb->snd_nxt) {
+		tcb->cwnd = max(tcb->cwnd, tcb->snd_nxt - tcb->snd_una);
+		toesim_arm_rto(tcb);
+	}
 	list_add_tail(&conn->node, &hw->conns);
 	hlist_add_head_rcu(&conn->hnode, toesim_hw_bucket(hw, &conn->tuple));
 	spin_unlock_bh(&hw->lock);
+	if (!skb_queue_empty(&tcb->sndq))
+		toesim_conn_kick(conn, TOESIM_EV_TX);
 	return conn;
 
 err_unlock:
@@ -1324,8 +1342,8 @@ void toesim_hw_conn_rcvd(struct toesim_conn *conn)
 /**
  * toesim_hw_conn_remove() - take a connection out of the engine
  * @conn: the connection
- * @drain: first send what is queued and wait (up to 3 s) for the peer's
- *	acknowledgment
+ * @drain: first stop sending new data and wait (up to 3 s) for the peer's
+ *	acknowledgment of what it sent
  * @hb: filled with the connection's state, unacknowledged payload and the
  *	frames the engine kept for Linux TCP
  *

@@ -122,10 +122,13 @@ struct toesim_host_ops {
  * @nexthop: the next hop's address (IPv4 in s6_addr32[3])
  * @dmac: the next hop's link address
  * @host: the host's cookie
+ * @unacked: payload from @st.snd_una (or before) to @st.write_seq, as
+ *	&struct toe_handover has it; the engine takes it all on success
  */
 struct toesim_conn_params {
 	struct toesim_tuple	tuple;
 	struct toe_tcp_state	st;
+	struct sk_buff_head	*unacked;
 	struct in6_addr		nexthop;
 	u8			dmac[ETH_ALEN];
 	void			*host;

@@ -133,7 +133,7 @@ static int toesim_conn_params(struct sock *sk, struct toesim_conn_params *p)
 }
 
 static int toesim_connect(struct toedev *tdev, struct sock *sk,
-			  const struct toe_tcp_state *st)
+			  struct toe_handover *ho)
 {
 	struct toesim_dev *sd = toedev_priv(tdev);
 	struct toesim_conn_params p;
@@ -143,7 +143,8 @@ static int toesim_connect(struct toedev *tdev, struct sock *sk,
 	err = toesim_conn_params(sk, &p);
 	if (err)
 		return err;
-	p.st = *st;
+	p.st = ho->st;
+	p.unacked = &ho->unacked;
 	p.host = sk;
 	sock_hold(sk);
 	conn = toesim_hw_conn_add(sd->hw, &p);
