@@ -25,6 +25,8 @@ RET=0
 EXIT_STATUS=0
 retmsg=
 TOE_TEST=$(basename "$0" .sh)
+# The test's standard output, for diagnostics from redirected helpers.
+exec {TOE_STDOUT}>&1
 
 log_info() {
 	echo "INFO: $*"
@@ -277,6 +279,9 @@ toe_diag() {
 			ip netns exec "$ns" cat /proc/net/toe/devices
 			ip netns exec "$ns" cat /proc/net/toe/connections
 			ip netns exec "$ns" ss -tinoea
+			ip netns exec "$ns" nstat -asz 2> /dev/null |
+				awk '$2 != 0 && /Tcp|Ip/ { printf "%s=%s ", $1, $2 }
+				     END { print "" }'
 		done
 		for f in /sys/kernel/debug/toesim/*/*; do
 			[ -r "$f" ] && echo "$f: $(cat "$f" 2> /dev/null)"
@@ -285,15 +290,13 @@ toe_diag() {
 	} 2>&1 | sed 's/^/# diag: /'
 }
 
-# toe_bounded SECS CMD...: run CMD for at most SECS seconds. On expiry the
-# state of the namespaces in $TOE_DIAG_NS is printed before CMD is killed,
-# so that a hang leaves evidence; returns 124 then, CMD's status otherwise.
-toe_bounded() {
-	local secs=$1 pid timer first rc
+# toe_wait_pid SECS PID [WHAT]: wait at most SECS seconds for PID, a child
+# of this shell. On expiry the state of the namespaces in $TOE_DIAG_NS is
+# printed before PID is killed, so that a hang leaves evidence; returns
+# 124 then, PID's exit status otherwise.
+toe_wait_pid() {
+	local secs=$1 pid=$2 what=${3:-process $2} timer first rc
 
-	shift
-	"$@" &
-	pid=$!
 	sleep "$secs" &
 	timer=$!
 	wait -n -p first "$pid" "$timer"
@@ -303,12 +306,24 @@ toe_bounded() {
 		wait "$timer" 2> /dev/null
 		return "$rc"
 	fi
-	echo "# $* still running after $secs s"
-	# shellcheck disable=SC2086 # a list of netns names
-	toe_diag $TOE_DIAG_NS
+	# To the test's own output, not wherever the caller's output goes.
+	{
+		echo "# $what still running after $secs s"
+		# shellcheck disable=SC2086 # a list of netns names
+		toe_diag $TOE_DIAG_NS
+	} >&"$TOE_STDOUT"
 	kill "$pid" 2> /dev/null
 	wait "$pid" 2> /dev/null
 	return 124
+}
+
+# toe_bounded SECS CMD...: run CMD for at most SECS seconds (toe_wait_pid).
+toe_bounded() {
+	local secs=$1
+
+	shift
+	"$@" &
+	toe_wait_pid "$secs" $! "$*"
 }
 
 # --- writes that report errno, and transfers ----------------------------------

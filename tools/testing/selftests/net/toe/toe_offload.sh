@@ -62,7 +62,8 @@ xfer() {
 	shift 5
 	case $addr in *:*) six=--v6 ;; esac
 	timeout 300 ip netns exec "$P" python3 "$XFER" server "$port" $six \
-		--send "$sb" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
+		--send "$sb" ${RATE:+--rate "$RATE"} \
+		${SERVER_HOLD:+--hold "$SERVER_HOLD"} > "$TMP/$name.s" 2>&1 &
 	server=$!
 	toe_wait_listen "$P" "$port" || return 1
 	toe_bounded 200 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
@@ -110,6 +111,24 @@ for fam in 4 6; do
 	check_err $? "IPv$fam: connection count not back to 0 after close"
 	log_test "IPv$fam offloaded transfer, $MB MB and $((MB / 2)) MB, SHA-256 both ways"
 done
+
+# --- handover of a busy connection ---------------------------------------------
+
+# The peer reads nothing for 2 s, so when the client asks for the offload
+# after writing 1 MB most of it is still queued, some in flight: the
+# engine takes those bytes over and nothing is lost or sent twice.
+rx0=$(counter rx_frames)
+SERVER_HOLD=2 xfer busy 10.73.0.2 5046 "$BYTES" $((BYTES / 2)) \
+	--ulp-after $((1024 * 1024))
+check_err $? "transfer did not complete"
+busy_ulp=$(ulp_result busy)
+[ "$busy_ulp" = ok ]
+check_err $? "TCP_ULP toe with bytes queued failed: $busy_ulp"
+check_xfer busy "$BYTES" $((BYTES / 2))
+check_err $? "bytes differ"
+[ "$(counter rx_frames)" -gt $((rx0 + 10)) ]
+check_err $? "the engine did not carry the data"
+log_test "handover with bytes queued and in flight: offloaded, intact"
 
 # --- what the peer negotiated ---------------------------------------------------
 

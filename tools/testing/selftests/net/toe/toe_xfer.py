@@ -7,12 +7,16 @@
 # can compare them across the two ends.
 #
 #   toe_xfer.py server PORT [--v6] [--send BYTES] [--rate BYTES_PER_S]
+#                      [--hold SECS]
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
-#                      [--rate BYTES_PER_S]
+#                      [--rate BYTES_PER_S] [--ulp-after BYTES]
 #
 # --ulp asks for the "toe" ULP right after connect (the explicit offload);
 # the result is reported as "ulp": "ok" or the errno name. --notoe sets the
 # "notoe" ULP before connect: the per-socket opt-out of automatic offload.
+# --ulp-after BYTES asks for "toe" once BYTES were written instead: with
+# bytes queued and in flight. --hold SECS delays the first read and write,
+# on either side (a server that holds keeps the client's bytes queued).
 # --late-shutdown keeps the sending direction open until the peer's data
 # has all arrived, so the connection stays established meanwhile.
 
@@ -30,7 +34,15 @@ TCP_ULP = 31
 CHUNK = 1 << 16
 
 
-def sender(sock, nbytes, out, shut_after=None, rate=0):
+def offload(sock, out):
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"toe")
+        out["ulp"] = "ok"
+    except OSError as e:
+        out["ulp"] = errno.errorcode.get(e.errno, str(e.errno))
+
+
+def sender(sock, nbytes, out, shut_after=None, rate=0, ulp_after=None):
     h = hashlib.sha256()
     block = os.urandom(1 << 20)
     sent = 0
@@ -46,6 +58,9 @@ def sender(sock, nbytes, out, shut_after=None, rate=0):
         n = sock.send(buf)
         h.update(buf[:n])
         sent += n
+        if ulp_after is not None and sent >= ulp_after:
+            offload(sock, out)
+            ulp_after = None
     if shut_after:
         shut_after.wait()
     sock.shutdown(socket.SHUT_WR)
@@ -66,9 +81,10 @@ def receiver(sock, out):
     out["received_sha256"] = h.hexdigest()
 
 
-def run(sock, nbytes, out, late_shutdown=False, rate=0):
+def run(sock, nbytes, out, late_shutdown=False, rate=0, ulp_after=None):
     done = threading.Event() if late_shutdown else None
-    t = threading.Thread(target=sender, args=(sock, nbytes, out, done, rate))
+    t = threading.Thread(target=sender,
+                         args=(sock, nbytes, out, done, rate, ulp_after))
     t.start()
     receiver(sock, out)
     if done:
@@ -87,6 +103,7 @@ def main():
     ap.add_argument("--late-shutdown", action="store_true")
     ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--hold", type=float, default=0)
+    ap.add_argument("--ulp-after", type=int, default=None)
     a = ap.parse_args()
     out = {}
 
@@ -98,6 +115,8 @@ def main():
         ls.listen(1)
         print("listening", flush=True)
         s, _ = ls.accept()
+        if a.hold:
+            time.sleep(a.hold)
         run(s, a.send, out, rate=a.rate)
     else:
         addr, port = a.args[0], int(a.args[1])
@@ -107,14 +126,10 @@ def main():
             s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"notoe")
         s.connect((addr, port))
         if a.ulp:
-            try:
-                s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"toe")
-                out["ulp"] = "ok"
-            except OSError as e:
-                out["ulp"] = errno.errorcode.get(e.errno, str(e.errno))
+            offload(s, out)
         if a.hold:
             time.sleep(a.hold)
-        run(s, a.send, out, a.late_shutdown, a.rate)
+        run(s, a.send, out, a.late_shutdown, a.rate, a.ulp_after)
     s.close()
     print(json.dumps(out), flush=True)
     return 0

@@ -1,0 +1,105 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Integrity across transitions: TOE_INTEGRITY_MB (default 1024) each way
+# between toesim and a Linux peer, IPv4 then IPv6, while the connection is
+# handed back at random moments (toesim's force_handback) and the policy
+# offloads it again each time, bytes queued and in flight included. Both
+# directions are compared by SHA-256; the device's counters show that the
+# transitions happened.
+
+source "$(dirname "$0")/lib.sh"
+
+require_root
+require_cmd ip python3 nsenter
+toe_mod_available toe || skip "module toe not found"
+toe_mod_available toesim || skip "module toesim not found"
+
+XFER=$(dirname "$0")/toe_xfer.py
+H=toe-int-h-$$
+P=toe-int-p-$$
+TOE_DIAG_NS="$H $P"
+TMP=$(mktemp -d)
+defer rm -rf "$TMP"
+DBG=/sys/kernel/debug/toesim/0
+BYTES=$((${TOE_INTEGRITY_MB:-1024} * 1024 * 1024))
+
+toe_load toe toesim || fail "cannot load toe, toesim"
+defer toe_unload toesim
+
+toe_ns_create "$H"
+toe_ns_create "$P"
+ip link add vh netns "$H" type veth peer name vp netns "$P" ||
+	fail "cannot create the veth pair"
+ip -n "$H" addr add 10.76.0.1/24 dev vh
+ip -n "$P" addr add 10.76.0.2/24 dev vp
+ip -n "$H" addr add 2001:db8:76::1/64 dev vh nodad
+ip -n "$P" addr add 2001:db8:76::2/64 dev vp nodad
+ip -n "$H" link set vh up
+ip -n "$P" link set vp up
+nsenter --net="/run/netns/$H" sh -c "echo '0 vh' > /sys/bus/toesim/new_device" ||
+	fail "cannot create a toesim instance"
+defer 'echo 0 > /sys/bus/toesim/del_device'
+TOE=$(ls /sys/class/toe)
+echo 1 > "/sys/class/toe/$TOE/enabled" || fail "cannot enable $TOE"
+[ -w "$DBG/force_handback" ] || skip "no toesim debugfs (mount debugfs)"
+echo 1 > "/sys/class/toe/$TOE/auto_offload" || fail "cannot turn auto_offload on"
+echo $((1024 * 1024)) > "/sys/class/toe/$TOE/min_bytes"
+
+stat() {
+	nsenter --net="/run/netns/$H" awk -v k="$1" -v n="$TOE" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$1 == n { print $col[k] }' /proc/net/toe/devices
+}
+
+# chaos PID: until PID ends, hand every connection back at random moments
+# (0.2 to 1.2 s apart), once it is offloaded; prints how many it forced.
+chaos() {
+	local pid=$1 n=0
+
+	while kill -0 "$pid" 2> /dev/null; do
+		sleep "$((RANDOM % 11 + 2))e-1"
+		[ "$(cat "/sys/class/toe/$TOE/conns")" -gt 0 ] || continue
+		echo 1 > "$DBG/force_handback" && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+for fam in 4 6; do
+	[ $fam = 4 ] && addr=10.76.0.2 || addr=2001:db8:76::2
+	[ $fam = 4 ] && six= || six=--v6
+	port=520$fam
+	h0=$(stat handbacks)
+	a0=$(stat auto_offloads)
+
+	timeout 900 ip netns exec "$P" python3 "$XFER" server "$port" $six \
+		--send "$BYTES" > "$TMP/$fam.s" 2>&1 &
+	server=$!
+	toe_wait_listen "$P" "$port" || fail "IPv$fam: no listener"
+	ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
+		--send "$BYTES" --late-shutdown > "$TMP/$fam.c" 2>&1 &
+	client=$!
+	chaos "$client" > "$TMP/$fam.chaos" &
+	chaos_pid=$!
+	toe_wait_pid 800 "$client" "IPv$fam transfer"
+	check_err $? "IPv$fam: the client did not finish"
+	wait "$server"
+	check_err $? "IPv$fam: the server failed"
+	wait "$chaos_pid"
+
+	toe_xfer_ok "$TMP/$fam.c" "$TMP/$fam.s" "$BYTES" "$BYTES"
+	check_err $? "IPv$fam: bytes differ"
+	forced=$(cat "$TMP/$fam.chaos")
+	handbacks=$(($(stat handbacks) - h0))
+	reoffloads=$(($(stat auto_offloads) - a0))
+	log_info "IPv$fam: $forced forced handbacks, $handbacks handbacks, $reoffloads automatic offloads"
+	[ "$forced" -ge 3 ] && [ "$handbacks" -ge 3 ]
+	check_err $? "IPv$fam: fewer than 3 handbacks during the transfer"
+	# The first offload and one after each forced handback but the last
+	# few, which may fall too close to the end of the transfer.
+	[ "$reoffloads" -ge 3 ]
+	check_err $? "IPv$fam: the connection was not offloaded again after handbacks"
+	log_test "IPv$fam: $((BYTES >> 20)) MB each way across random handbacks and re-offloads, SHA-256 intact"
+done
+
+exit "$EXIT_STATUS"
