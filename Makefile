@@ -6,6 +6,8 @@
 #   make check      checkpatch --strict, sparse, coccicheck, kernel-doc
 #   make test       build, check, then the kselftests in a QEMU guest
 #   make demo       boot a guest and show what the framework does today
+#   make bench      build, then native vs offloaded benchmarks in a guest
+#                   (BENCH_QUICK=1: fewer runs, smaller sizes)
 #
 # KDIR selects the kernel build tree; by default the newest installed
 # Debian 6.1 headers (the ABI number moves with security updates).
@@ -39,6 +41,10 @@ test: modules check
 
 demo: modules
 	@$(TOP)/scripts/demo.sh
+
+# Not after `check`: benchmarks measure, they do not gate.
+bench: modules
+	@BENCH_QUICK=$(BENCH_QUICK) $(TOP)/scripts/bench.sh
 
 vm-selftest: deps
 	@KVER=$(KVER) KDIR=$(KDIR) $(TOP)/scripts/vm-selftest.sh
