@@ -42,8 +42,8 @@ SPORTS = 4
 
 # Sizes: bytes per stream, ping-pong exchanges, connections per run.
 SIZES = {
-    "stream_bytes_1": 64 << 20 if QUICK else 256 << 20,
-    "stream_bytes_8": 8 << 20 if QUICK else 32 << 20,
+    "stream_bytes_1": 64 << 20 if QUICK else 512 << 20,
+    "stream_bytes_8": 8 << 20 if QUICK else 64 << 20,
     "rr_iters": 500 if QUICK else 2000,
     "conn_n": 100 if QUICK else 300,
     "active": 100,
@@ -161,7 +161,8 @@ def setup_net():
     sh(f"ip -n {H} link set vh up")
     sh(f"ip -n {P} link set vp up")
     # Scale: ephemeral ports, listen queues, descriptors.
-    sh(f"ip netns exec {H} sysctl -qw net.ipv4.ip_local_port_range='1024 65000'")
+    sh(f"ip netns exec {H} sysctl -qw net.ipv4.ip_local_port_range='1024 65000' "
+       "net.ipv4.tcp_tw_reuse=1")
     for ns in (H, P):
         sh(f"ip netns exec {ns} sysctl -qw net.core.somaxconn=8192 "
            "net.ipv4.tcp_max_syn_backlog=8192")
@@ -268,12 +269,28 @@ def bench_idle():
                 load()
             else:
                 unload()
+            time.sleep(2)   # let the module load or unload settle
             r = client(stream_args(1, "send", False))
             out.append(r["bytes"] / r["seconds"] / 1e6 if r else None)
         log(f"idle run {i + 1}/{RUNS}: {off[-1]} {on[-1]}")
     srv.stop()
     metric("idle: native 1-stream send", "MB/s", off, on,
            labels=("not_loaded", "loaded"), target="idle")
+
+
+COUNTERS = ("rx_frames", "tx_frames", "rx_drops", "retrans", "fast_retrans",
+            "rto", "ooo", "rcv_drops", "paws_drops", "challenge_acks")
+
+
+def counters():
+    """toesim's engine counters, to explain an offloaded run."""
+    out = {}
+    for c in COUNTERS:
+        try:
+            out[c] = int(rd(f"{DBG}/{c}"))
+        except (OSError, ValueError):
+            pass
+    return out
 
 
 def bench_stream():
@@ -283,9 +300,14 @@ def bench_stream():
             cpu = ([], [])
             mcpu = ([], [])
             offl = []
+            ctr = {}
             for i in range(RUNS):
                 for k, ulp in enumerate((False, True)):
+                    c0 = counters()
                     r = client(stream_args(streams, direction, ulp))
+                    if ulp:
+                        for key, v in counters().items():
+                            ctr[key] = ctr.get(key, 0) + v - c0.get(key, 0)
                     ok = r and r["bytes"] == r["expected"]
                     gb = r["bytes"] / 1e9 if ok else 0
                     tput[k].append(r["bytes"] / r["seconds"] / 1e6 if ok else None)
@@ -295,9 +317,15 @@ def bench_stream():
                         offl.append(r["offloaded"] if r else None)
                 log(f"stream {streams}x {direction} run {i + 1}/{RUNS}: "
                     f"{tput[0][-1]} {tput[1][-1]} MB/s")
+            short = [x for x in offl if x is not None and x < streams]
+            if short:
+                results["notes"].append(
+                    f"stream {streams}x {direction}: some offloaded runs "
+                    f"had fewer than {streams} streams offloaded: {offl}")
             who = "host sends" if direction == "send" else "host receives"
             ex = {"streams": streams, "direction": direction,
-                  "offloaded_streams": offl}
+                  "offloaded_streams": offl, "engine_counters": ctr}
+            log(f"stream {streams}x {direction} engine counters: {ctr}")
             metric(f"throughput {streams} stream(s), {who}", "MB/s", *tput,
                    target="throughput", extra=ex)
             metric(f"app CPU per GB {streams} stream(s), {who}", "s/GB", *cpu,
