@@ -67,7 +67,8 @@ def table(res):
                      "sample per size, frame cost the median of the runs")
         lines.append(f"{'size':>7} {'mode':9} {'open':>7} {'engine':>7} "
                      f"{'tbl_full':>8} {'slab/conn':>10} {'setup s':>8} "
-                     f"{'frame ns':>26} {'admin hb us/conn':>17}")
+                     f"{'frame ns':>26} {'exchanges/s':>22} "
+                     f"{'admin hb us/conn':>17}")
         for e in res["scale"]:
             if "error" in e and "open" not in e:
                 lines.append(f"{e['size']:>7} "
@@ -82,6 +83,7 @@ def table(res):
                 f"{fmt(e.get('slab_per_conn')):>10} "
                 f"{fmt(e.get('setup_wall_s')):>8} "
                 f"{cell(e.get('frame_cost_ns')):>26} "
+                f"{cell(e.get('exchanges_per_s')):>22} "
                 f"{fmt(e.get('admin_handback_per_conn_us')):>17}"
                 + (f"  error: {e['error']}" if e.get("error") else ""))
         sz = sorted({e["size"] for e in res["scale"]})
@@ -89,12 +91,24 @@ def table(res):
                if not e["offloaded_run"]}
         off = {e["size"]: e.get("slab_per_conn") for e in res["scale"]
                if e["offloaded_run"]}
+        caches = {(e["size"], e["offloaded_run"]): e.get("slab_caches", {})
+                  for e in res["scale"]}
         for n in sz:
-            if nat.get(n) is not None and off.get(n) is not None:
-                lines.append(f"  {n}: offloading costs "
-                             f"{fmt(off[n] - nat[n])} B of slab per "
-                             "connection more than native (both ends in the "
-                             "guest)")
+            if nat.get(n) is None or off.get(n) is None:
+                continue
+            lines.append(f"  {n}: offloading costs {fmt(off[n] - nat[n])} B "
+                         "of slab objects per connection more than native "
+                         "(both ends live in the guest)")
+            # The caches that only the offloaded run grows: the engine's
+            # and the framework's per-connection state.
+            cn, co = caches.get((n, False), {}), caches.get((n, True), {})
+            extra = {k: (v - cn.get(k, 0)) / n for k, v in co.items()
+                     if v - cn.get(k, 0) > 0.05 * v and v / n >= 16}
+            if extra:
+                lines.append("      caches grown only when offloaded, per "
+                             "connection: " + ", ".join(
+                                 f"{k} {fmt(v)} B" for k, v in sorted(
+                                     extra.items(), key=lambda kv: -kv[1])))
         if meta.get("engine_table_bytes") is not None:
             lines.append(f"  engine table: {meta['engine_table_bytes']} B "
                          f"vmalloc for conn_limit {meta.get('conn_limit')} "
