@@ -24,6 +24,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/delay.h>
+#include <linux/hash.h>
 #include <linux/kthread.h>
 #include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
@@ -58,10 +59,78 @@ static u32 toesim_now_ts(const struct toesim_tcb *tcb)
 	return tcp_time_stamp_raw() + tcb->tsoffset;
 }
 
+/* ---- the L2 table ---------------------------------------------------------- */
+
+static struct hlist_head *toesim_l2_bucket(struct toesim_hw *hw, u32 family,
+					   const struct in6_addr *addr)
+{
+	u32 h = jhash(addr, sizeof(*addr), family);
+
+	return &hw->l2_buckets[hash_32(h, TOESIM_L2_HASH_BITS)];
+}
+
+static struct toesim_l2 *toesim_l2_find(struct toesim_hw *hw, u32 family,
+					const struct in6_addr *addr)
+{
+	struct toesim_l2 *l2;
+
+	lockdep_assert_held(&hw->l2_lock);
+	hlist_for_each_entry(l2, toesim_l2_bucket(hw, family, addr), hnode)
+		if (l2->family == family && ipv6_addr_equal(&l2->nexthop, addr))
+			return l2;
+	return NULL;
+}
+
+/* The entry of a next hop, created if new, with a reference; the link
+ * address the host just resolved replaces the one it had.
+ */
+static struct toesim_l2 *toesim_l2_get(struct toesim_hw *hw, u32 family,
+				       const struct in6_addr *addr,
+				       const u8 *dmac)
+{
+	struct toesim_l2 *l2, *new;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return NULL;
+	spin_lock_bh(&hw->l2_lock);
+	l2 = toesim_l2_find(hw, family, addr);
+	if (!l2) {
+		l2 = new;
+		new = NULL;
+		l2->family = family;
+		l2->nexthop = *addr;
+		spin_lock_init(&l2->lock);
+		hlist_add_head(&l2->hnode, toesim_l2_bucket(hw, family, addr));
+	}
+	l2->refcnt++;
+	spin_lock(&l2->lock);
+	memcpy(l2->dmac, dmac, ETH_ALEN);
+	spin_unlock(&l2->lock);
+	spin_unlock_bh(&hw->l2_lock);
+	kfree(new);
+	return l2;
+}
+
+static void toesim_l2_put(struct toesim_hw *hw, struct toesim_l2 *l2)
+{
+	bool last;
+
+	spin_lock_bh(&hw->l2_lock);
+	last = !--l2->refcnt;
+	if (last)
+		hlist_del(&l2->hnode);
+	spin_unlock_bh(&hw->l2_lock);
+	if (last)
+		kfree(l2);
+}
+
 static void toesim_conn_put(struct toesim_conn *conn)
 {
-	if (refcount_dec_and_test(&conn->refcnt))
+	if (refcount_dec_and_test(&conn->refcnt)) {
+		toesim_l2_put(conn->hw, conn->l2);
 		kfree_rcu(conn, rcu);
+	}
 }
 
 /* Queue @conn for the engine thread with event @ev. Any context. */
@@ -309,10 +378,10 @@ static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
 		skb_shinfo(skb)->gso_segs = DIV_ROUND_UP(len, tcb->mss);
 	}
 
-	spin_lock_bh(&conn->l2_lock);
-	eth_header(skb, dev, ntohs(skb->protocol), conn->dmac, dev->dev_addr,
-		   0);
-	spin_unlock_bh(&conn->l2_lock);
+	spin_lock_bh(&conn->l2->lock);
+	eth_header(skb, dev, ntohs(skb->protocol), conn->l2->dmac,
+		   dev->dev_addr, 0);
+	spin_unlock_bh(&conn->l2->lock);
 	skb_reset_mac_header(skb);
 	skb->dev = dev;
 
@@ -1245,9 +1314,11 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	conn->tuple = p->tuple;
 	conn->hw = hw;
 	conn->host = p->host;
-	conn->nexthop = p->nexthop;
-	memcpy(conn->dmac, p->dmac, ETH_ALEN);
-	spin_lock_init(&conn->l2_lock);
+	conn->l2 = toesim_l2_get(hw, p->tuple.family, &p->nexthop, p->dmac);
+	if (!conn->l2) {
+		kfree(conn);
+		return ERR_PTR(-ENOMEM);
+	}
 	refcount_set(&conn->refcnt, 1);
 
 	tcb = &conn->tcb;
@@ -1311,6 +1382,7 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 
 err_unlock:
 	spin_unlock_bh(&hw->lock);
+	toesim_l2_put(hw, conn->l2);
 	kfree(conn);
 	return ERR_PTR(err);
 }
@@ -1385,28 +1457,28 @@ void toesim_hw_remove_all(struct toesim_hw *hw, enum toesim_remove_reason why)
  * @addr: the neighbour's address (4 or 16 bytes)
  * @ha: its new link address
  *
+ * One lookup in the L2 table, whatever the number of connections.
+ *
  * Context: any.
  */
 void toesim_hw_neigh_update(struct toesim_hw *hw, int family, const void *addr,
 			    const u8 *ha)
 {
-	struct toesim_conn *conn;
 	struct in6_addr a = {};
+	struct toesim_l2 *l2;
 
 	if (family == AF_INET)
 		a.s6_addr32[3] = *(const __be32 *)addr;
 	else
 		a = *(const struct in6_addr *)addr;
 
-	spin_lock_bh(&hw->lock);
-	list_for_each_entry(conn, &hw->conns, node) {
-		if (conn->tuple.family != family ||
-		    !ipv6_addr_equal(&conn->nexthop, &a))
-			continue;
-		spin_lock(&conn->l2_lock);
-		memcpy(conn->dmac, ha, ETH_ALEN);
-		spin_unlock(&conn->l2_lock);
+	spin_lock_bh(&hw->l2_lock);
+	l2 = toesim_l2_find(hw, family, &a);
+	if (l2) {
+		spin_lock(&l2->lock);
+		memcpy(l2->dmac, ha, ETH_ALEN);
+		spin_unlock(&l2->lock);
 		atomic64_inc(&hw->neigh_updates);
 	}
-	spin_unlock_bh(&hw->lock);
+	spin_unlock_bh(&hw->l2_lock);
 }

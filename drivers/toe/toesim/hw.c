@@ -52,6 +52,7 @@ struct toesim_hw *toesim_hw_create(u32 table_size,
 	/* kvcalloc() zeroed them: an empty hlist_head is all zeroes. */
 	spin_lock_init(&hw->lock);
 	INIT_LIST_HEAD(&hw->conns);
+	spin_lock_init(&hw->l2_lock);
 	skb_queue_head_init(&hw->rxq);
 	spin_lock_init(&hw->work_lock);
 	INIT_LIST_HEAD(&hw->work);

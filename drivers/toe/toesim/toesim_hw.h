@@ -55,6 +55,30 @@ struct toesim_tuple {
 };
 
 /**
+ * struct toesim_l2 - a next hop in the engine's L2 table
+ * @hnode: entry in &toesim_hw.l2_buckets; &toesim_hw.l2_lock
+ * @refcnt: connections sending through it; &toesim_hw.l2_lock
+ * @family: AF_INET or AF_INET6; constant
+ * @nexthop: the next hop's address (IPv4 in s6_addr32[3]); constant
+ * @lock: protects @dmac
+ * @dmac: the next hop's link address
+ *
+ * Shared by every connection through the same next hop, as a TOE's L2
+ * table is: a neighbour update is one write, however many connections
+ * it concerns.
+ */
+struct toesim_l2 {
+	struct hlist_node	hnode;
+	unsigned int		refcnt;
+	u32			family;
+	struct in6_addr		nexthop;
+	spinlock_t		lock; /* @dmac */
+	u8			dmac[ETH_ALEN];
+};
+
+#define TOESIM_L2_HASH_BITS	8
+
+/**
  * struct toesim_conn - one connection table entry
  * @hnode: entry in its bucket of &toesim_hw.buckets; written under
  *	&toesim_hw.lock, walked under RCU
@@ -62,9 +86,7 @@ struct toesim_tuple {
  * @refcnt: the table, queued frames and queued work hold references
  * @hw: the instance; constant
  * @host: the host's cookie for the &toesim_host_ops callbacks; constant
- * @nexthop: address of the next hop (the peer or a gateway); constant
- * @dmac: link address of @nexthop; @l2_lock
- * @l2_lock: protects @dmac
+ * @l2: the next hop (the peer or a gateway), with a reference; constant
  * @node: entry in &toesim_hw.conns; &toesim_hw.lock
  * @hb: where toesim_hw_conn_remove() wants the state
  * @drain: toesim_hw_conn_remove() asked for a drain
@@ -77,9 +99,7 @@ struct toesim_conn {
 	refcount_t		refcnt;
 	struct toesim_hw	*hw;
 	void			*host;
-	struct in6_addr		nexthop;
-	u8			dmac[ETH_ALEN];
-	spinlock_t		l2_lock; /* @dmac */
+	struct toesim_l2	*l2;
 	struct list_head	node;
 	struct toe_handback	*hb;
 	bool			drain;
@@ -146,6 +166,8 @@ struct toesim_conn_params {
  * @used: entries in use; @lock
  * @running: the engine was started (toesim_hw_start()); @lock
  * @conns: every connection in the table; @lock
+ * @l2_lock: protects @l2_buckets and the entries' refcounts; BH-safe
+ * @l2_buckets: the L2 table, by next hop
  * @port: the device the engine works on; set at start, RTNL
  * @host_ops: the host's callbacks; constant
  * @thread: the engine thread while started; RTNL
@@ -162,7 +184,7 @@ struct toesim_conn_params {
  * @rx_reinjected: frames passed to Linux after a handback
  * @tx_frames: frames sent (GSO frames count once)
  * @table_full: connections refused for want of a table slot
- * @neigh_updates: link address updates applied to connections
+ * @neigh_updates: link address updates applied to the L2 table
  * @retrans: segments sent again (any cause)
  * @fast_retrans: fast retransmissions (three duplicate ACKs)
  * @rto: retransmission timeouts
@@ -184,6 +206,8 @@ struct toesim_hw {
 	u32			used;
 	bool			running;
 	struct list_head	conns;
+	spinlock_t		l2_lock; /* @l2_buckets */
+	struct hlist_head	l2_buckets[1 << TOESIM_L2_HASH_BITS];
 	struct net_device	*port;
 	const struct toesim_host_ops *host_ops;
 	struct task_struct	*thread;
