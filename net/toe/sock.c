@@ -940,50 +940,28 @@ err_put:
 	return err;
 }
 
-/* Put bytes the peer has not acknowledged back on Linux TCP's queues.
- * Return: 0, or -ENOMEM if some could not be queued (the caller resets
- * the connection: losing bytes silently is not an option).
+/* Queue the bytes of @unacked from write_seq up to @end on Linux TCP's
+ * write queue; skbs used up are freed. Return: 0 or -ENOMEM.
  */
-static int toe_requeue(struct sock *sk, struct sk_buff_head *unacked)
+static int toe_requeue_upto(struct sock *sk, struct sk_buff_head *unacked,
+			    u32 end)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	u8 shutdown = sk->sk_shutdown;
 	struct sk_buff *skb;
 	struct msghdr msg;
 	struct kvec vec;
-	u32 total = 0, off;
-	int ret, err = 0;
+	u32 seq, stop;
+	int ret;
 
-	skb_queue_walk(unacked, skb)
-		total += skb->len;
-	if (!total)
-		return 0;
-
-	/* Every byte from snd_una on goes out again through the write queue,
-	 * with snd_nxt restarting at snd_una. The peer may hold some of them
-	 * already: resending is harmless, but its ACKs of them would look
-	 * like ACKs of unsent data until snd_nxt passes them, so let the
-	 * congestion window cover the whole range, as it covered it while
-	 * offloaded. The send buffer takes them whatever its size, and a
-	 * shutdown(SHUT_WR) in progress must not refuse bytes written before.
-	 */
-	tcp_snd_cwnd_set(tp, max(tcp_snd_cwnd(tp), total / tp->mss_cache + 2));
-	WRITE_ONCE(sk->sk_sndbuf, max_t(int, READ_ONCE(sk->sk_sndbuf),
-					sk->sk_wmem_queued + 2 * total +
-					SKB_TRUESIZE(tp->mss_cache)));
-	WRITE_ONCE(sk->sk_shutdown, shutdown & ~SEND_SHUTDOWN);
-
-	while ((skb = __skb_dequeue(unacked))) {
-		off = tp->write_seq - TCP_SKB_CB(skb)->seq;
-		if (err || before(tp->write_seq, TCP_SKB_CB(skb)->seq) ||
-		    !before(tp->write_seq, TCP_SKB_CB(skb)->end_seq) ||
-		    skb_linearize(skb)) {
-			err = -ENOMEM;
-			kfree_skb(skb);
-			continue;
-		}
-		vec.iov_base = skb->data + off;
-		vec.iov_len = skb->len - off;
+	while ((skb = skb_peek(unacked)) && before(tp->write_seq, end)) {
+		seq = TCP_SKB_CB(skb)->seq;
+		stop = after(TCP_SKB_CB(skb)->end_seq, end) ? end :
+		       TCP_SKB_CB(skb)->end_seq;
+		if (before(tp->write_seq, seq) || !before(tp->write_seq, stop) ||
+		    skb_linearize(skb))
+			return -ENOMEM;
+		vec.iov_base = skb->data + (tp->write_seq - seq);
+		vec.iov_len = stop - tp->write_seq;
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_flags = MSG_DONTWAIT;
 		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &vec, 1, vec.iov_len);
@@ -991,10 +969,95 @@ static int toe_requeue(struct sock *sk, struct sk_buff_head *unacked)
 		if (ret < 0 || ret != vec.iov_len) {
 			pr_warn_ratelimited("handback: requeued %d of %zu bytes\n",
 					    ret, vec.iov_len);
-			err = -ENOMEM;
+			return -ENOMEM;
 		}
-		kfree_skb(skb);
+		if (stop == TCP_SKB_CB(skb)->end_seq) {
+			__skb_unlink(skb, unacked);
+			kfree_skb(skb);
+		}
 	}
+	return 0;
+}
+
+/* What tcp_event_new_data_sent() does, without sending: the write queue
+ * (bytes the engine sent and the peer has not acknowledged) moves to the
+ * retransmit queue as sent now, and the RTO runs for them.
+ */
+static void toe_mark_sent(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	u32 mss = tp->mss_cache;
+	struct rb_node **p, *parent;
+	struct sk_buff *skb;
+	u64 now = tcp_clock_ns();
+
+	while ((skb = tcp_send_head(sk))) {
+		__skb_unlink(skb, &sk->sk_write_queue);
+		tcp_skb_pcount_set(skb, DIV_ROUND_UP(skb->len, mss));
+		TCP_SKB_CB(skb)->tcp_gso_size = tcp_skb_pcount(skb) > 1 ? mss : 0;
+		skb->skb_mstamp_ns = now;
+		/* The queue was empty and sequence numbers only grow: the
+		 * new skb is the rightmost.
+		 */
+		p = &sk->tcp_rtx_queue.rb_node;
+		parent = NULL;
+		while (*p) {
+			parent = *p;
+			p = &parent->rb_right;
+		}
+		rb_link_node(&skb->rbnode, parent, p);
+		rb_insert_color(&skb->rbnode, &sk->tcp_rtx_queue);
+		list_move_tail(&skb->tcp_tsorted_anchor, &tp->tsorted_sent_queue);
+		if (!tp->highest_sack)
+			tp->highest_sack = skb;
+		WRITE_ONCE(tp->snd_nxt, TCP_SKB_CB(skb)->end_seq);
+		tp->packets_out += tcp_skb_pcount(skb);
+	}
+	if (tp->packets_out)
+		inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS,
+					  inet_csk(sk)->icsk_rto, TCP_RTO_MAX);
+}
+
+/* Put bytes the peer has not acknowledged back on Linux TCP's queues:
+ * those the engine sent (up to @sent) on the retransmit queue, as sent,
+ * the rest on the write queue. The peer may have received and be about
+ * to acknowledge any of the first: with snd_nxt at @sent, Linux TCP takes
+ * those ACKs, where restarting at snd_una would make it discard every
+ * segment of the peer as an ACK of data never sent. The send buffer
+ * takes the bytes whatever its size, and a shutdown(SHUT_WR) in progress
+ * must not refuse bytes written before it.
+ * Return: 0, or -ENOMEM if some could not be queued (the caller resets
+ * the connection: losing bytes silently is not an option).
+ */
+static int toe_requeue(struct sock *sk, struct sk_buff_head *unacked,
+		       u32 sent, u32 end)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	u8 shutdown = sk->sk_shutdown;
+	struct sk_buff *skb;
+	u32 total = 0, cwnd;
+	int err;
+
+	skb_queue_walk(unacked, skb)
+		total += skb->len;
+	if (!total)
+		return 0;
+
+	WRITE_ONCE(sk->sk_sndbuf, max_t(int, READ_ONCE(sk->sk_sndbuf),
+					sk->sk_wmem_queued + 2 * total +
+					SKB_TRUESIZE(tp->mss_cache)));
+	WRITE_ONCE(sk->sk_shutdown, shutdown & ~SEND_SHUTDOWN);
+
+	/* Nothing goes out while the sent bytes are queued. */
+	cwnd = tcp_snd_cwnd(tp);
+	tp->snd_cwnd = 0;
+	err = toe_requeue_upto(sk, unacked, sent);
+	if (!err)
+		toe_mark_sent(sk);
+	tcp_snd_cwnd_set(tp, cwnd);
+	if (!err)
+		err = toe_requeue_upto(sk, unacked, end);
+	__skb_queue_purge(unacked);
 	WRITE_ONCE(sk->sk_shutdown, shutdown);
 	return err;
 }
@@ -1082,7 +1145,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	tp->rx_opt.ts_recent_stamp = ktime_get_seconds();
 	tp->rcv_tstamp = tcp_jiffies32;
 	tp->lsndtime = tcp_jiffies32;
-	if (toe_requeue(sk, &hb.unacked)) {
+	if (toe_requeue(sk, &hb.unacked, hb.st.snd_nxt, hb.st.write_seq)) {
 		__skb_queue_purge(&hb.frames);
 		WRITE_ONCE(sk->sk_err, ENOMEM);
 		sk_error_report(sk);
