@@ -3,10 +3,10 @@
 #
 # Integrity across transitions: TOE_INTEGRITY_MB (default 1024) each way
 # between toesim and a Linux peer, IPv4 then IPv6, while the connection is
-# handed back at random moments (toesim's force_handback) and the policy
-# offloads it again each time, bytes queued and in flight included. Both
-# directions are compared by SHA-256; the device's counters show that the
-# transitions happened.
+# handed back at random moments (toesim's force_handback and fail_device)
+# and the policy offloads it again each time, bytes queued and in flight
+# included. Both directions are compared by SHA-256; the device's
+# counters show that the transitions happened.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -53,14 +53,17 @@ stat() {
 }
 
 # chaos PID: until PID ends, hand every connection back at random moments
-# (0.2 to 1.2 s apart), once it is offloaded; prints how many it forced.
+# (0.2 to 1.2 s apart), once it is offloaded: as the administrator does
+# (the engine drains first) or as a device error does (no drain: bytes in
+# flight go back to Linux TCP). Prints how many it forced.
 chaos() {
-	local pid=$1 n=0
+	local pid=$1 n=0 knob
 
 	while kill -0 "$pid" 2> /dev/null; do
 		sleep "$((RANDOM % 11 + 2))e-1"
 		[ "$(cat "/sys/class/toe/$TOE/conns")" -gt 0 ] || continue
-		echo 1 > "$DBG/force_handback" && n=$((n + 1))
+		((RANDOM % 2)) && knob=force_handback || knob=fail_device
+		echo 1 > "$DBG/$knob" && n=$((n + 1))
 	done
 	echo "$n"
 }
@@ -81,7 +84,7 @@ for fam in 4 6; do
 	client=$!
 	chaos "$client" > "$TMP/$fam.chaos" &
 	chaos_pid=$!
-	toe_wait_pid 800 "$client" "IPv$fam transfer"
+	toe_wait_pid "${TOE_INTEGRITY_WAIT:-800}" "$client" "IPv$fam transfer"
 	check_err $? "IPv$fam: the client did not finish"
 	wait "$server"
 	check_err $? "IPv$fam: the server failed"
