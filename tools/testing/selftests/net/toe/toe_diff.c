@@ -1,0 +1,1376 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Differential test of offloaded TCP sockets.
+ *
+ * Each test is a scripted sequence of socket calls with fixed expected
+ * results (return values, errno, data, poll events). It runs on a software
+ * connection and on one offloaded with TCP_ULP "toe", over IPv4 and IPv6:
+ * the same expectations hold for every variant, since an application must
+ * not be able to tell an offloaded connection from one in software.
+ *
+ * The peer is unmodified Linux TCP in another network namespace. Its
+ * listening socket is created there (setns() and back), so this one
+ * process drives both ends of each connection and each step of a script
+ * happens in a known order; a child process plays the peer where a call
+ * must block until the peer acts.
+ *
+ * Run by toe_diff.sh, which sets up the namespaces and the engine, with
+ * the environment:
+ *
+ *   TOE_DIFF_PEER_NS   the peer's netns (/run/netns/NAME)
+ *   TOE_DIFF_PEER4     the peer's IPv4 address
+ *   TOE_DIFF_PEER6     the peer's IPv6 address
+ *   TOE_DIFF_DEBUGFS   the toesim instance's debugfs directory
+ */
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+
+#include "../../kselftest_harness.h"
+
+/* include/net/tcp_states.h */
+#define ST_ESTABLISHED	1
+#define ST_FIN_WAIT2	5
+#define ST_CLOSE	7
+#define ST_CLOSE_WAIT	8
+
+#define UP	1	/* the stream from us to the peer */
+#define DOWN	2	/* the stream from the peer to us */
+
+#define PAT_BAD	(-2)	/* received bytes differ from what was sent */
+
+#define EV_IN	(POLLIN | POLLRDNORM)
+#define EV_OUT	(POLLOUT | POLLWRNORM)
+#define EV_ALL	(EV_IN | EV_OUT | POLLPRI | POLLRDHUP | POLLRDBAND | POLLWRBAND)
+
+#define WAIT_MS	10000
+
+/* --- the byte streams ---------------------------------------------------------- */
+
+/* Byte OFF of stream DIR: no short period, so a lost, repeated or
+ * reordered chunk shows.
+ */
+static unsigned char pat(int dir, uint64_t off)
+{
+	return (off * 0x9e3779b97f4a7c15ULL + dir * 0x5bd1e995ULL) >> 56;
+}
+
+static void pat_fill(unsigned char *buf, int dir, uint64_t off, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = pat(dir, off + i);
+}
+
+static bool pat_ok(const unsigned char *buf, int dir, uint64_t off, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != pat(dir, off + i))
+			return false;
+	return true;
+}
+
+/* send() LEN bytes of stream DIR from *OFF, advancing *OFF by what went. */
+static ssize_t psend(int fd, int dir, uint64_t *off, size_t len, int flags)
+{
+	unsigned char *buf = malloc(len + 1);
+	ssize_t ret;
+	int err;
+
+	if (!buf)
+		return -1;
+	pat_fill(buf, dir, *off, len);
+	ret = send(fd, buf, len, flags | MSG_NOSIGNAL);
+	err = errno;
+	free(buf);
+	if (ret > 0)
+		*off += ret;
+	errno = err;
+	return ret;
+}
+
+/* recv() up to LEN bytes of stream DIR; PAT_BAD if they are not the bytes
+ * at *OFF. *OFF advances unless MSG_PEEK.
+ */
+static ssize_t precv(int fd, int dir, uint64_t *off, size_t len, int flags)
+{
+	unsigned char *buf = malloc(len + 1);
+	ssize_t ret;
+	int err;
+
+	if (!buf)
+		return -1;
+	ret = recv(fd, buf, len, flags);
+	err = errno;
+	if (ret > 0) {
+		if (!pat_ok(buf, dir, *off, ret)) {
+			ret = PAT_BAD;
+			err = EBADMSG;
+		} else if (!(flags & MSG_PEEK)) {
+			*off += ret;
+		}
+	}
+	free(buf);
+	errno = err;
+	return ret;
+}
+
+/* Blocking sends until LEN bytes went; the number sent. */
+static ssize_t send_all(int fd, int dir, uint64_t *off, size_t len)
+{
+	size_t done = 0;
+	ssize_t ret;
+
+	while (done < len) {
+		ret = psend(fd, dir, off, len - done > 65536 ? 65536 : len - done, 0);
+		if (ret <= 0)
+			break;
+		done += ret;
+	}
+	return done;
+}
+
+/* Receive LEN bytes, waiting at most MS for each; the number received,
+ * or PAT_BAD.
+ */
+static ssize_t recv_all(int fd, int dir, uint64_t *off, size_t len, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t done = 0;
+	ssize_t ret;
+
+	while (done < len) {
+		if (poll(&pfd, 1, ms) <= 0)
+			break;
+		ret = precv(fd, dir, off, len - done > 65536 ? 65536 : len - done,
+			    MSG_DONTWAIT);
+		if (ret == PAT_BAD)
+			return PAT_BAD;
+		if (ret < 0 && errno == EAGAIN)
+			continue;
+		if (ret <= 0)
+			break;
+		done += ret;
+	}
+	return done;
+}
+
+/* The peer acting in a child while we block: after DELAY_MS it sends
+ * (bg_send) or receives and checks (bg_recv) LEN bytes of stream DIR. The
+ * parent's *OFF advances at once; bg_wait() says whether the child did it.
+ */
+static pid_t bg_send(int fd, int dir, uint64_t *off, size_t len, int delay_ms)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		usleep(delay_ms * 1000);
+		_exit(send_all(fd, dir, off, len) == (ssize_t)len ? 0 : 1);
+	}
+	if (pid > 0)
+		*off += len;
+	return pid;
+}
+
+static pid_t bg_recv(int fd, int dir, uint64_t *off, size_t len, int delay_ms)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		usleep(delay_ms * 1000);
+		_exit(recv_all(fd, dir, off, len, WAIT_MS) == (ssize_t)len ? 0 : 1);
+	}
+	if (pid > 0)
+		*off += len;
+	return pid;
+}
+
+/* The child's exit status, or -1. */
+static int bg_wait(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* --- socket state ------------------------------------------------------------ */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ioctl_int(int fd, unsigned long req)
+{
+	int val = -1;
+
+	if (ioctl(fd, req, &val))
+		return -1;
+	return val;
+}
+
+/* Wait up to MS for SIOCINQ to reach N; the last value read. */
+static int wait_inq(int fd, int n, int ms)
+{
+	long end = now_ms() + ms;
+	int inq;
+
+	while ((inq = ioctl_int(fd, SIOCINQ)) < n && now_ms() < end)
+		usleep(2000);
+	return inq;
+}
+
+/* Wait up to MS for SIOCOUTQ to fall to N; the last value read. */
+static int wait_outq(int fd, int n, int ms)
+{
+	long end = now_ms() + ms;
+	int outq;
+
+	while ((outq = ioctl_int(fd, SIOCOUTQ)) > n && now_ms() < end)
+		usleep(2000);
+	return outq;
+}
+
+/* poll() FD for EVENTS for at most MS; revents, 0 on timeout. */
+static int pollev(int fd, short events, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int ret = poll(&pfd, 1, ms);
+
+	return ret < 0 ? -1 : ret ? pfd.revents : 0;
+}
+
+/* epoll_wait() for at most MS; the events of the one fd, 0 if none. */
+static int epev(int ep, int ms)
+{
+	struct epoll_event ev = {};
+	int ret = epoll_wait(ep, &ev, 1, ms);
+
+	return ret < 0 ? -1 : ret ? (int)ev.events : 0;
+}
+
+static int sockopt_int(int fd, int level, int name)
+{
+	socklen_t len = sizeof(int);
+	int val = -1;
+
+	if (getsockopt(fd, level, name, &val, &len))
+		return -1;
+	return val;
+}
+
+static int set_int(int fd, int level, int name, int val)
+{
+	return setsockopt(fd, level, name, &val, sizeof(val));
+}
+
+static int tcp_state(int fd)
+{
+	struct tcp_info ti = {};
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		return -1;
+	return ti.tcpi_state;
+}
+
+/* Wait up to MS for FD's TCP state to become STATE; the last one read. */
+static int wait_state(int fd, int state, int ms)
+{
+	long end = now_ms() + ms;
+	int st;
+
+	while ((st = tcp_state(fd)) != state && now_ms() < end)
+		usleep(2000);
+	return st;
+}
+
+/* Send from FD to PEER, which does not read, until the send buffer stays
+ * full: five MSG_DONTWAIT sends 100 ms apart got EAGAIN, the last one just
+ * now. The peer's receive buffer is locked at its initial size, or Linux
+ * would grow it as it prunes and the window would open again. The bytes
+ * sent, or -1.
+ */
+static ssize_t fill_sndbuf(int fd, int peer, uint64_t *off)
+{
+	ssize_t total = 0, ret;
+	int idle = 0;
+
+	if (set_int(peer, SOL_SOCKET, SO_RCVBUF, 65536))
+		return -1;
+	for (;;) {
+		ret = psend(fd, UP, off, 16384, MSG_DONTWAIT);
+		if (ret > 0) {
+			total += ret;
+			idle = 0;
+			continue;
+		}
+		if (ret == 0 || errno != EAGAIN)
+			return -1;
+		if (++idle == 5)
+			return total;
+		usleep(100000);
+	}
+}
+
+/* --- the engine ---------------------------------------------------------------- */
+
+/* Is FD's connection listed in /proc/net/toe/connections of this netns? */
+static bool toe_offloaded(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char line[512], *sp, *colon;
+	bool found = false;
+	unsigned int port;
+	FILE *f;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return false;
+	port = ntohs(ss.ss_family == AF_INET6 ?
+		     ((struct sockaddr_in6 *)&ss)->sin6_port :
+		     ((struct sockaddr_in *)&ss)->sin_port);
+	f = fopen("/proc/net/toe/connections", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		*sp = '\0';
+		colon = strrchr(line, ':');
+		if (colon && strtoul(colon + 1, NULL, 10) == port &&
+		    strstr(sp + 1, " offloaded "))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A toesim counter; -1 when it cannot be read. */
+static long toesim_counter(const char *name)
+{
+	const char *dir = getenv("TOE_DIFF_DEBUGFS");
+	char path[256];
+	long val = -1;
+	FILE *f;
+
+	if (!dir)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
+/* --- the fixture: one connection, software or offloaded ----------------------- */
+
+FIXTURE(diff) {
+	int lfd;		/* the peer's listener */
+	int cfd;		/* our end, the one under test */
+	int pfd;		/* the peer's end */
+	uint64_t up_tx, up_rx;	/* stream offsets: sent by us, read by the peer */
+	uint64_t down_tx, down_rx;
+	struct tcp_info info0;	/* our TCP_INFO before the offload */
+};
+
+FIXTURE_VARIANT(diff) {
+	int family;
+	bool offload;
+};
+
+FIXTURE_VARIANT_ADD(diff, ipv4_native) {
+	.family = AF_INET,
+	.offload = false,
+};
+
+FIXTURE_VARIANT_ADD(diff, ipv4_toe) {
+	.family = AF_INET,
+	.offload = true,
+};
+
+FIXTURE_VARIANT_ADD(diff, ipv6_native) {
+	.family = AF_INET6,
+	.offload = false,
+};
+
+FIXTURE_VARIANT_ADD(diff, ipv6_toe) {
+	.family = AF_INET6,
+	.offload = true,
+};
+
+static socklen_t peer_addr(int family, struct sockaddr_storage *ss)
+{
+	const char *a4 = getenv("TOE_DIFF_PEER4") ?: "10.74.0.2";
+	const char *a6 = getenv("TOE_DIFF_PEER6") ?: "2001:db8:74::2";
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		sin6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, a6, &sin6->sin6_addr) != 1)
+			return 0;
+		return sizeof(*sin6);
+	}
+	sin->sin_family = AF_INET;
+	if (inet_pton(AF_INET, a4, &sin->sin_addr) != 1)
+		return 0;
+	return sizeof(*sin);
+}
+
+FIXTURE_SETUP(diff)
+{
+	const char *peer_ns = getenv("TOE_DIFF_PEER_NS");
+	struct sockaddr_storage ss;
+	socklen_t len, alen;
+	int here, there;
+
+	self->lfd = -1;
+	self->cfd = -1;
+	self->pfd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	ASSERT_NE(NULL, peer_ns) TH_LOG("TOE_DIFF_PEER_NS is not set: run toe_diff.sh");
+	alen = peer_addr(variant->family, &ss);
+	ASSERT_NE(0, alen);
+
+	/* The listener lives in the peer's netns. */
+	here = open("/proc/self/ns/net", O_RDONLY);
+	ASSERT_LE(0, here);
+	there = open(peer_ns, O_RDONLY);
+	ASSERT_LE(0, there) TH_LOG("%s: %s", peer_ns, strerror(errno));
+	ASSERT_EQ(0, setns(there, CLONE_NEWNET));
+	self->lfd = socket(variant->family, SOCK_STREAM, 0);
+	ASSERT_EQ(0, setns(here, CLONE_NEWNET));
+	close(here);
+	close(there);
+	ASSERT_LE(0, self->lfd);
+	ASSERT_EQ(0, bind(self->lfd, (struct sockaddr *)&ss, alen));
+	ASSERT_EQ(0, listen(self->lfd, 1));
+	len = sizeof(ss);
+	ASSERT_EQ(0, getsockname(self->lfd, (struct sockaddr *)&ss, &len));
+
+	self->cfd = socket(variant->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, self->cfd);
+	ASSERT_EQ(0, connect(self->cfd, (struct sockaddr *)&ss, alen))
+		TH_LOG("connect: %s", strerror(errno));
+	self->pfd = accept(self->lfd, NULL, NULL);
+	ASSERT_LE(0, self->pfd);
+
+	len = sizeof(self->info0);
+	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_INFO, &self->info0, &len));
+	if (variant->offload)
+		ASSERT_EQ(0, setsockopt(self->cfd, IPPROTO_TCP, TCP_ULP, "toe", 4))
+			TH_LOG("TCP_ULP toe: %s", strerror(errno));
+	ASSERT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+FIXTURE_TEARDOWN(diff)
+{
+	if (self->cfd >= 0)
+		close(self->cfd);
+	if (self->pfd >= 0)
+		close(self->pfd);
+	if (self->lfd >= 0)
+		close(self->lfd);
+}
+
+/* The variant is what it says: offloaded connections are listed, report
+ * TCP_ULP "toe" and move the engine's frame counters; software ones do
+ * none of that.
+ */
+TEST_F(diff, engine_carries_data)
+{
+	long rx0 = toesim_counter("rx_frames"), tx0 = toesim_counter("tx_frames");
+	char ulp[32] = "";
+	socklen_t len = sizeof(ulp);
+	pid_t pid;
+
+	ASSERT_LE(0, rx0);
+	ASSERT_LE(0, tx0);
+	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_ULP, ulp, &len));
+	EXPECT_STREQ(variant->offload ? "toe" : "", ulp);
+
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 100000, 0);
+	EXPECT_EQ(100000, send_all(self->cfd, UP, &self->up_tx, 100000));
+	EXPECT_EQ(0, bg_wait(pid));
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, 100000, 0);
+	EXPECT_EQ(100000, recv_all(self->cfd, DOWN, &self->down_rx, 100000, WAIT_MS));
+	EXPECT_EQ(0, bg_wait(pid));
+
+	if (variant->offload) {
+		EXPECT_LT(rx0, toesim_counter("rx_frames"));
+		EXPECT_LT(tx0, toesim_counter("tx_frames"));
+	} else {
+		EXPECT_EQ(rx0, toesim_counter("rx_frames"));
+		EXPECT_EQ(tx0, toesim_counter("tx_frames"));
+	}
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* sendmsg() and recvmsg() with several iovecs, both ways at once. */
+TEST_F_TIMEOUT(diff, sendmsg_recvmsg, 120)
+{
+	static unsigned char buf[300000];
+	struct msghdr msg = {};
+	struct iovec iov[3];
+	size_t done = 0;
+	ssize_t ret;
+	pid_t pid;
+
+	/* Three iovecs in one sendmsg(); and an empty one. */
+	pat_fill(buf, UP, self->up_tx, 51007);
+	iov[0] = (struct iovec){ buf, 1000 };
+	iov[1] = (struct iovec){ buf + 1000, 50000 };
+	iov[2] = (struct iovec){ buf + 51000, 7 };
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 3;
+	EXPECT_EQ(51007, sendmsg(self->cfd, &msg, 0));
+	self->up_tx += 51007;
+	msg.msg_iovlen = 0;
+	EXPECT_EQ(0, sendmsg(self->cfd, &msg, 0));
+	EXPECT_EQ(51007, recv_all(self->pfd, UP, &self->up_rx, 51007, WAIT_MS));
+
+	/* recvmsg() into three iovecs while the peer sends 300000 bytes. */
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, sizeof(buf), 0);
+	while (done < sizeof(buf)) {
+		size_t left = sizeof(buf) - done;
+
+		iov[0] = (struct iovec){ buf + done, left < 10 ? left : 10 };
+		iov[1] = (struct iovec){ buf + done + iov[0].iov_len,
+					 left - iov[0].iov_len < 1000 ?
+					 left - iov[0].iov_len : 1000 };
+		iov[2] = (struct iovec){ buf + done + iov[0].iov_len + iov[1].iov_len,
+					 left - iov[0].iov_len - iov[1].iov_len };
+		msg.msg_iovlen = 3;
+		ret = recvmsg(self->cfd, &msg, 0);
+		ASSERT_LT(0, ret);
+		EXPECT_EQ(0, msg.msg_flags);
+		done += ret;
+	}
+	EXPECT_TRUE(pat_ok(buf, DOWN, self->down_rx, sizeof(buf)));
+	self->down_rx += sizeof(buf);
+	EXPECT_EQ(0, bg_wait(pid));
+
+	/* 1 MB each way at the same time. */
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 1 << 20, 0);
+	ret = bg_send(self->pfd, DOWN, &self->down_tx, 1 << 20, 0);
+	EXPECT_EQ(1 << 20, send_all(self->cfd, UP, &self->up_tx, 1 << 20));
+	EXPECT_EQ(1 << 20, recv_all(self->cfd, DOWN, &self->down_rx, 1 << 20, WAIT_MS));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(0, bg_wait(ret));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+TEST_F(diff, msg_peek)
+{
+	ASSERT_EQ(3000, psend(self->pfd, DOWN, &self->down_tx, 3000, 0));
+	ASSERT_EQ(3000, wait_inq(self->cfd, 3000, WAIT_MS));
+
+	EXPECT_EQ(100, precv(self->cfd, DOWN, &self->down_rx, 100, MSG_PEEK));
+	EXPECT_EQ(3000, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(3000, precv(self->cfd, DOWN, &self->down_rx, 5000, MSG_PEEK));
+	EXPECT_EQ(1000, precv(self->cfd, DOWN, &self->down_rx, 1000, 0));
+	EXPECT_EQ(2000, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(2000, precv(self->cfd, DOWN, &self->down_rx, 5000,
+			      MSG_PEEK | MSG_DONTWAIT));
+	EXPECT_EQ(2000, precv(self->cfd, DOWN, &self->down_rx, 5000, 0));
+	EXPECT_EQ(-1, precv(self->cfd, DOWN, &self->down_rx, 5000,
+			    MSG_PEEK | MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+TEST_F(diff, msg_waitall)
+{
+	struct timeval tv = { .tv_usec = 300000 };
+	pid_t pid;
+
+	/* Three sends 100 ms apart fill one MSG_WAITALL receive. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int i;
+
+		for (i = 0; i < 3; i++) {
+			usleep(100000);
+			if (psend(self->pfd, DOWN, &self->down_tx, 1000, 0) != 1000)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	self->down_tx += 3000;
+	EXPECT_EQ(3000, precv(self->cfd, DOWN, &self->down_rx, 3000, MSG_WAITALL));
+	EXPECT_EQ(0, bg_wait(pid));
+
+	/* A timeout ends it short. */
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	ASSERT_EQ(500, psend(self->pfd, DOWN, &self->down_tx, 500, 0));
+	EXPECT_EQ(500, precv(self->cfd, DOWN, &self->down_rx, 3000, MSG_WAITALL));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	/* So does the peer's FIN. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		usleep(100000);
+		if (psend(self->pfd, DOWN, &self->down_tx, 700, 0) != 700)
+			_exit(1);
+		usleep(100000);
+		_exit(shutdown(self->pfd, SHUT_WR) ? 1 : 0);
+	}
+	self->down_tx += 700;
+	tv.tv_sec = 10;
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	EXPECT_EQ(700, precv(self->cfd, DOWN, &self->down_rx, 3000, MSG_WAITALL));
+	EXPECT_EQ(0, precv(self->cfd, DOWN, &self->down_rx, 3000, MSG_WAITALL));
+	EXPECT_EQ(0, bg_wait(pid));
+}
+
+TEST_F(diff, msg_dontwait)
+{
+	EXPECT_EQ(-1, precv(self->cfd, DOWN, &self->down_rx, 100, MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(10, psend(self->pfd, DOWN, &self->down_tx, 10, 0));
+	ASSERT_EQ(10, wait_inq(self->cfd, 10, WAIT_MS));
+	EXPECT_EQ(10, precv(self->cfd, DOWN, &self->down_rx, 100, MSG_DONTWAIT));
+	EXPECT_EQ(-1, precv(self->cfd, DOWN, &self->down_rx, 100, MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, MSG_DONTWAIT));
+	EXPECT_EQ(100, recv_all(self->pfd, UP, &self->up_rx, 100, WAIT_MS));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* O_NONBLOCK: EAGAIN both ways, POLLOUT gone while full and back once the
+ * peer reads, every byte intact.
+ */
+TEST_F(diff, nonblocking)
+{
+	ssize_t total;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_SNDBUF, 65536));
+	ASSERT_EQ(0, fcntl(self->cfd, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(EAGAIN, errno);
+
+	total = fill_sndbuf(self->cfd, self->pfd, &self->up_tx);
+	ASSERT_LT(0, total);
+	EXPECT_EQ(-1, psend(self->cfd, UP, &self->up_tx, 1000, 0));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, pollev(self->cfd, POLLOUT, 0));
+
+	pid = bg_recv(self->pfd, UP, &self->up_rx, total, 0);
+	EXPECT_EQ(EV_OUT, pollev(self->cfd, EV_OUT, WAIT_MS));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(1000, psend(self->cfd, UP, &self->up_tx, 1000, 0));
+	EXPECT_EQ(1000, recv_all(self->pfd, UP, &self->up_rx, 1000, WAIT_MS));
+
+	ASSERT_EQ(20, psend(self->pfd, DOWN, &self->down_tx, 20, 0));
+	ASSERT_EQ(20, wait_inq(self->cfd, 20, WAIT_MS));
+	EXPECT_EQ(20, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+TEST_F(diff, so_rcvtimeo)
+{
+	struct timeval tv = { .tv_usec = 300000 }, got;
+	socklen_t len = sizeof(got);
+	long t0, dt;
+
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	ASSERT_EQ(0, getsockopt(self->cfd, SOL_SOCKET, SO_RCVTIMEO, &got, &len));
+	EXPECT_EQ(0, got.tv_sec);
+	EXPECT_EQ(300000, got.tv_usec);
+
+	t0 = now_ms();
+	EXPECT_EQ(-1, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(EAGAIN, errno);
+	dt = now_ms() - t0;
+	EXPECT_LE(250, dt);
+	EXPECT_GT(5000, dt);
+
+	ASSERT_EQ(10, psend(self->pfd, DOWN, &self->down_tx, 10, 0));
+	EXPECT_EQ(10, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+TEST_F(diff, so_sndtimeo)
+{
+	struct timeval tv = { .tv_usec = 300000 };
+	ssize_t total;
+	long t0, dt;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_SNDBUF, 65536));
+	total = fill_sndbuf(self->cfd, self->pfd, &self->up_tx);
+	ASSERT_LT(0, total);
+
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
+	t0 = now_ms();
+	EXPECT_EQ(-1, psend(self->cfd, UP, &self->up_tx, 16384, 0));
+	EXPECT_EQ(EAGAIN, errno);
+	dt = now_ms() - t0;
+	EXPECT_LE(250, dt);
+	EXPECT_GT(5000, dt);
+
+	/* Once the peer reads, a send with the timeout goes through. */
+	pid = bg_recv(self->pfd, UP, &self->up_rx, total + 16384, 0);
+	tv.tv_sec = 10;
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
+	EXPECT_EQ(16384, psend(self->cfd, UP, &self->up_tx, 16384, 0));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* Below SO_RCVLOWAT the socket is not readable; a blocking read waits for
+ * the mark.
+ */
+TEST_F(diff, so_rcvlowat)
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_RCVLOWAT, 1000));
+	EXPECT_EQ(1000, sockopt_int(self->cfd, SOL_SOCKET, SO_RCVLOWAT));
+
+	ASSERT_EQ(500, psend(self->pfd, DOWN, &self->down_tx, 500, 0));
+	ASSERT_EQ(500, wait_inq(self->cfd, 500, WAIT_MS));
+	EXPECT_EQ(0, pollev(self->cfd, EV_IN, 200));
+	ASSERT_EQ(600, psend(self->pfd, DOWN, &self->down_tx, 600, 0));
+	EXPECT_EQ(EV_IN, pollev(self->cfd, EV_IN, WAIT_MS));
+	EXPECT_EQ(1100, wait_inq(self->cfd, 1100, WAIT_MS));
+	EXPECT_EQ(1100, precv(self->cfd, DOWN, &self->down_rx, 5000, 0));
+
+	/* A blocking read that took 500 bytes sleeps until SO_RCVLOWAT more
+	 * are queued: 600 do not wake it, 1000 more do.
+	 */
+	ASSERT_EQ(500, psend(self->pfd, DOWN, &self->down_tx, 500, 0));
+	ASSERT_EQ(500, wait_inq(self->cfd, 500, WAIT_MS));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		usleep(200000);
+		if (psend(self->pfd, DOWN, &self->down_tx, 600, 0) != 600)
+			_exit(1);
+		usleep(500000);
+		_exit(psend(self->pfd, DOWN, &self->down_tx, 1000, 0) != 1000);
+	}
+	self->down_tx += 1600;
+	EXPECT_EQ(2100, precv(self->cfd, DOWN, &self->down_rx, 5000, 0));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* The events of each state, from idle to both sides shut down. */
+TEST_F(diff, poll_events)
+{
+	EXPECT_EQ(EV_OUT, pollev(self->cfd, EV_ALL, 0));
+	ASSERT_EQ(10, psend(self->pfd, DOWN, &self->down_tx, 10, 0));
+	ASSERT_EQ(10, wait_inq(self->cfd, 10, WAIT_MS));
+	EXPECT_EQ(EV_IN | EV_OUT, pollev(self->cfd, EV_ALL, 0));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	ASSERT_EQ(0, shutdown(self->pfd, SHUT_WR));
+	EXPECT_EQ(POLLRDHUP, pollev(self->cfd, POLLRDHUP, WAIT_MS));
+	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP, pollev(self->cfd, EV_ALL, 0));
+	EXPECT_EQ(10, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(0, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP, pollev(self->cfd, EV_ALL, 0));
+	EXPECT_EQ(ST_CLOSE_WAIT, tcp_state(self->cfd));
+
+	ASSERT_EQ(0, shutdown(self->cfd, SHUT_WR));
+	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP | POLLHUP, pollev(self->cfd, EV_ALL, 0));
+}
+
+/* Sleepers in poll(), recv() and send() are woken. */
+TEST_F(diff, wakeups)
+{
+	ssize_t total;
+	pid_t pid;
+	long t0;
+
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, 10, 200);
+	t0 = now_ms();
+	EXPECT_EQ(EV_IN, pollev(self->cfd, EV_IN, WAIT_MS));
+	EXPECT_LE(150, now_ms() - t0);
+	EXPECT_EQ(10, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(0, bg_wait(pid));
+
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, 10, 200);
+	EXPECT_EQ(10, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(0, bg_wait(pid));
+
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_SNDBUF, 65536));
+	total = fill_sndbuf(self->cfd, self->pfd, &self->up_tx);
+	ASSERT_LT(0, total);
+	pid = bg_recv(self->pfd, UP, &self->up_rx, total + 16384, 200);
+	t0 = now_ms();
+	EXPECT_EQ(16384, psend(self->cfd, UP, &self->up_tx, 16384, 0));
+	EXPECT_LE(150, now_ms() - t0);
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	/* The peer's FIN wakes a reader. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		usleep(200000);
+		_exit(shutdown(self->pfd, SHUT_WR) ? 1 : 0);
+	}
+	EXPECT_EQ(0, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(0, bg_wait(pid));
+}
+
+TEST_F(diff, epoll_level)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP };
+	int ep = epoll_create1(0);
+
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->cfd, &ev));
+	EXPECT_EQ(EPOLLOUT, epev(ep, 0));
+	EXPECT_EQ(EPOLLOUT, epev(ep, 0));
+
+	ASSERT_EQ(100, psend(self->pfd, DOWN, &self->down_tx, 100, 0));
+	ASSERT_EQ(100, wait_inq(self->cfd, 100, WAIT_MS));
+	EXPECT_EQ(EPOLLIN | EPOLLOUT, epev(ep, 0));
+	EXPECT_EQ(50, precv(self->cfd, DOWN, &self->down_rx, 50, 0));
+	EXPECT_EQ(EPOLLIN | EPOLLOUT, epev(ep, 0));
+	EXPECT_EQ(50, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(EPOLLOUT, epev(ep, 0));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	ASSERT_EQ(0, shutdown(self->pfd, SHUT_WR));
+	ASSERT_EQ(POLLRDHUP, pollev(self->cfd, POLLRDHUP, WAIT_MS));
+	EXPECT_EQ(EPOLLIN | EPOLLOUT | EPOLLRDHUP, epev(ep, 0));
+	EXPECT_EQ(EPOLLIN | EPOLLOUT | EPOLLRDHUP, epev(ep, 0));
+	close(ep);
+}
+
+TEST_F(diff, epoll_edge)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
+	int ep = epoll_create1(0);
+
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->cfd, &ev));
+	EXPECT_EQ(0, epev(ep, 0));
+
+	ASSERT_EQ(100, psend(self->pfd, DOWN, &self->down_tx, 100, 0));
+	EXPECT_EQ(EPOLLIN, epev(ep, WAIT_MS));
+	EXPECT_EQ(0, epev(ep, 100));
+	ASSERT_EQ(100, wait_inq(self->cfd, 100, WAIT_MS));
+	EXPECT_EQ(50, precv(self->cfd, DOWN, &self->down_rx, 50, 0));
+	EXPECT_EQ(0, epev(ep, 100));
+
+	ASSERT_EQ(10, psend(self->pfd, DOWN, &self->down_tx, 10, 0));
+	EXPECT_EQ(EPOLLIN, epev(ep, WAIT_MS));
+	EXPECT_EQ(0, epev(ep, 100));
+	ASSERT_EQ(60, wait_inq(self->cfd, 60, WAIT_MS));
+	EXPECT_EQ(60, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(0, epev(ep, 100));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	ASSERT_EQ(0, shutdown(self->pfd, SHUT_WR));
+	EXPECT_EQ(EPOLLIN | EPOLLRDHUP, epev(ep, WAIT_MS));
+	EXPECT_EQ(0, epev(ep, 100));
+	close(ep);
+}
+
+TEST_F(diff, epoll_edge_out)
+{
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET };
+	int ep = epoll_create1(0);
+	ssize_t total;
+	pid_t pid;
+
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_SNDBUF, 65536));
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->cfd, &ev));
+	EXPECT_EQ(EPOLLOUT, epev(ep, 0));
+	EXPECT_EQ(0, epev(ep, 100));
+
+	total = fill_sndbuf(self->cfd, self->pfd, &self->up_tx);
+	ASSERT_LT(0, total);
+	EXPECT_EQ(0, epev(ep, 100));
+	pid = bg_recv(self->pfd, UP, &self->up_rx, total, 0);
+	EXPECT_EQ(EPOLLOUT, epev(ep, WAIT_MS));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+	close(ep);
+}
+
+TEST_F(diff, ioctl_inq)
+{
+	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCOUTQ));
+	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCOUTQNSD));
+
+	ASSERT_EQ(5000, psend(self->pfd, DOWN, &self->down_tx, 5000, 0));
+	EXPECT_EQ(5000, wait_inq(self->cfd, 5000, WAIT_MS));
+	EXPECT_EQ(5000, ioctl_int(self->cfd, FIONREAD));
+	EXPECT_EQ(1234, precv(self->cfd, DOWN, &self->down_rx, 1234, 0));
+	EXPECT_EQ(3766, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(100, precv(self->cfd, DOWN, &self->down_rx, 100, MSG_PEEK));
+	EXPECT_EQ(3766, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	/* The FIN is not a byte to read. */
+	ASSERT_EQ(0, shutdown(self->pfd, SHUT_WR));
+	ASSERT_EQ(POLLRDHUP, pollev(self->cfd, POLLRDHUP, WAIT_MS));
+	EXPECT_EQ(3766, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(3766, precv(self->cfd, DOWN, &self->down_rx, 5000, 0));
+	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCINQ));
+}
+
+/* SIOCOUTQ counts what the peer has not acknowledged, SIOCOUTQNSD what was
+ * not sent yet.
+ */
+TEST_F(diff, ioctl_outq)
+{
+	int outq, nsd, pinq;
+	ssize_t total;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_SNDBUF, 65536));
+	total = fill_sndbuf(self->cfd, self->pfd, &self->up_tx);
+	ASSERT_LT(0, total);
+	usleep(300000);
+	outq = ioctl_int(self->cfd, SIOCOUTQ);
+	nsd = ioctl_int(self->cfd, SIOCOUTQNSD);
+	pinq = ioctl_int(self->pfd, SIOCINQ);
+	EXPECT_LT(0, outq);
+	EXPECT_LE(0, nsd);
+	EXPECT_GE(outq, nsd);
+	EXPECT_EQ(total, outq + pinq)
+		TH_LOG("sent %zd, outq %d, nsd %d, peer inq %d", total, outq, nsd, pinq);
+
+	pid = bg_recv(self->pfd, UP, &self->up_rx, total, 0);
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(0, wait_outq(self->cfd, 0, WAIT_MS));
+	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCOUTQNSD));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* TCP_INFO: the fields that do not depend on timing. */
+TEST_F(diff, tcp_info)
+{
+	int mss = sockopt_int(self->cfd, IPPROTO_TCP, TCP_MAXSEG);
+	struct tcp_info ti = {};
+	socklen_t len = sizeof(ti);
+	pid_t pid;
+
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 100000, 0);
+	EXPECT_EQ(100000, send_all(self->cfd, UP, &self->up_tx, 100000));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(0, wait_outq(self->cfd, 0, WAIT_MS));
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, 50000, 0);
+	EXPECT_EQ(50000, recv_all(self->cfd, DOWN, &self->down_rx, 50000, WAIT_MS));
+	EXPECT_EQ(0, bg_wait(pid));
+
+	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_INFO, &ti, &len));
+	EXPECT_EQ(ST_ESTABLISHED, ti.tcpi_state);
+	EXPECT_EQ(self->info0.tcpi_options, ti.tcpi_options);
+	EXPECT_EQ((int)self->info0.tcpi_snd_wscale, (int)ti.tcpi_snd_wscale);
+	EXPECT_EQ((int)self->info0.tcpi_rcv_wscale, (int)ti.tcpi_rcv_wscale);
+	EXPECT_EQ(variant->family == AF_INET6 ? 1428 : 1448, ti.tcpi_snd_mss);
+	EXPECT_EQ(mss, ti.tcpi_snd_mss);
+	EXPECT_EQ(self->info0.tcpi_snd_mss, ti.tcpi_snd_mss);
+	EXPECT_EQ(self->info0.tcpi_advmss, ti.tcpi_advmss);
+	EXPECT_EQ(self->info0.tcpi_pmtu, ti.tcpi_pmtu);
+	EXPECT_EQ(0, ti.tcpi_unacked);
+	EXPECT_EQ(0, ti.tcpi_notsent_bytes);
+	EXPECT_EQ(100000, ti.tcpi_bytes_acked - self->info0.tcpi_bytes_acked);
+	EXPECT_EQ(50000, ti.tcpi_bytes_received - self->info0.tcpi_bytes_received);
+	EXPECT_EQ(100000, ti.tcpi_bytes_sent - self->info0.tcpi_bytes_sent);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* Options the engine honours: set and read back, the connection stays
+ * where it is and carries data.
+ */
+TEST_F(diff, sockopt_passthrough)
+{
+	static const struct { int level, name, val, got; } opts[] = {
+		{ IPPROTO_TCP, TCP_NODELAY, 1, 1 },
+		{ IPPROTO_TCP, TCP_CORK, 1, 1 },
+		{ IPPROTO_TCP, TCP_CORK, 0, 0 },
+		{ IPPROTO_TCP, TCP_KEEPIDLE, 30, 30 },
+		{ IPPROTO_TCP, TCP_KEEPINTVL, 5, 5 },
+		{ IPPROTO_TCP, TCP_KEEPCNT, 3, 3 },
+		{ IPPROTO_TCP, TCP_USER_TIMEOUT, 10000, 10000 },
+		{ IPPROTO_TCP, TCP_NOTSENT_LOWAT, 65536, 65536 },
+		{ SOL_SOCKET, SO_KEEPALIVE, 1, 1 },
+		{ SOL_SOCKET, SO_RCVBUF, 200000, 400000 },
+		{ SOL_SOCKET, SO_SNDBUF, 200000, 400000 },
+	};
+	size_t i;
+	pid_t pid;
+
+	for (i = 0; i < ARRAY_SIZE(opts); i++) {
+		EXPECT_EQ(0, set_int(self->cfd, opts[i].level, opts[i].name, opts[i].val))
+			TH_LOG("option %d/%d", opts[i].level, opts[i].name);
+		EXPECT_EQ(opts[i].got, sockopt_int(self->cfd, opts[i].level, opts[i].name))
+			TH_LOG("option %d/%d", opts[i].level, opts[i].name);
+	}
+	/* Bad values are refused alike. */
+	EXPECT_EQ(-1, set_int(self->cfd, IPPROTO_TCP, TCP_KEEPIDLE, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(self->cfd, IPPROTO_TCP, TCP_NODELAY, "", 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 200000, 0);
+	EXPECT_EQ(200000, send_all(self->cfd, UP, &self->up_tx, 200000));
+	EXPECT_EQ(0, bg_wait(pid));
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, 200000, 0);
+	EXPECT_EQ(200000, recv_all(self->cfd, DOWN, &self->down_rx, 200000, WAIT_MS));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* Options that hand an offloaded connection back to Linux TCP first, set
+ * with bytes unread and bytes unacknowledged: same results, no byte lost.
+ */
+TEST_F(diff, sockopt_handback)
+{
+	char cc[16] = "";
+	socklen_t len = sizeof(cc);
+	int level = variant->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	int tos = variant->family == AF_INET6 ? IPV6_TCLASS : IP_TOS;
+	pid_t pid;
+
+	ASSERT_EQ(20000, psend(self->pfd, DOWN, &self->down_tx, 20000, 0));
+	ASSERT_EQ(20000, wait_inq(self->cfd, 20000, WAIT_MS));
+	ASSERT_EQ(30000, psend(self->cfd, UP, &self->up_tx, 30000, 0));
+
+	EXPECT_EQ(0, set_int(self->cfd, level, tos, 0x10));
+	EXPECT_EQ(0x10, sockopt_int(self->cfd, level, tos));
+	EXPECT_EQ(0, setsockopt(self->cfd, IPPROTO_TCP, TCP_CONGESTION, "reno", 4));
+	EXPECT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_CONGESTION, cc, &len));
+	EXPECT_STREQ("reno", cc);
+	EXPECT_EQ(0, set_int(self->cfd, IPPROTO_TCP, TCP_WINDOW_CLAMP, 100000));
+	EXPECT_EQ(100000, sockopt_int(self->cfd, IPPROTO_TCP, TCP_WINDOW_CLAMP));
+	EXPECT_EQ(-1, set_int(self->cfd, IPPROTO_TCP, TCP_MAXSEG, 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(false, toe_offloaded(self->cfd));
+
+	EXPECT_EQ(20000, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(20000, recv_all(self->cfd, DOWN, &self->down_rx, 20000, WAIT_MS));
+	EXPECT_EQ(30000, recv_all(self->pfd, UP, &self->up_rx, 30000, WAIT_MS));
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 200000, 0);
+	EXPECT_EQ(200000, send_all(self->cfd, UP, &self->up_tx, 200000));
+	EXPECT_EQ(0, bg_wait(pid));
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, 200000, 0);
+	EXPECT_EQ(200000, recv_all(self->cfd, DOWN, &self->down_rx, 200000, WAIT_MS));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(ST_ESTABLISHED, tcp_state(self->cfd));
+}
+
+/* sendfile() from a memfd (sendpage underneath). */
+TEST_F(diff, sendfile)
+{
+	const size_t size = 300000;
+	unsigned char *buf = malloc(size);
+	ssize_t ret, done = 0;
+	off_t off = 0;
+	int mfd;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	mfd = memfd_create("toe_diff", 0);
+	ASSERT_LE(0, mfd);
+	pat_fill(buf, UP, self->up_tx, size);
+	ASSERT_EQ(size, write(mfd, buf, size));
+	free(buf);
+
+	pid = bg_recv(self->pfd, UP, &self->up_rx, size, 0);
+	while (done < (ssize_t)size) {
+		ret = sendfile(self->cfd, mfd, &off, size + 1000 - done);
+		ASSERT_LT(0, ret) TH_LOG("sendfile: %s", strerror(errno));
+		done += ret;
+	}
+	self->up_tx += size;
+	EXPECT_EQ(size, done);
+	EXPECT_EQ(size, off);
+	EXPECT_EQ(0, sendfile(self->cfd, mfd, &off, 1000));
+	EXPECT_EQ(0, bg_wait(pid));
+	close(mfd);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* splice() from a pipe to the socket. */
+TEST_F(diff, splice_to_socket)
+{
+	unsigned char buf[60000];
+	ssize_t ret, done = 0;
+	int p[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(p));
+	pat_fill(buf, UP, self->up_tx, sizeof(buf));
+	ASSERT_EQ(sizeof(buf), write(p[1], buf, sizeof(buf)));
+	pid = bg_recv(self->pfd, UP, &self->up_rx, sizeof(buf), 0);
+	while (done < (ssize_t)sizeof(buf)) {
+		ret = splice(p[0], NULL, self->cfd, NULL, sizeof(buf) - done,
+			     SPLICE_F_MORE);
+		ASSERT_LT(0, ret) TH_LOG("splice: %s", strerror(errno));
+		done += ret;
+	}
+	self->up_tx += sizeof(buf);
+	EXPECT_EQ(0, bg_wait(pid));
+	close(p[0]);
+	close(p[1]);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* splice() from the socket into a pipe, more than the receive buffer. */
+TEST_F_TIMEOUT(diff, splice_read, 120)
+{
+	const size_t size = 2 << 20;
+	unsigned char buf[65536];
+	ssize_t ret, n;
+	size_t done = 0;
+	bool ok = true;
+	int p[2];
+	pid_t pid;
+
+	/* SPLICE_F_NONBLOCK is for the pipe; the socket's O_NONBLOCK counts. */
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, fcntl(self->cfd, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, splice(self->cfd, NULL, p[1], NULL, 100, 0));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(0, fcntl(self->cfd, F_SETFL, 0));
+
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, size, 0);
+	while (done < size) {
+		ret = splice(self->cfd, NULL, p[1], NULL, sizeof(buf), 0);
+		ASSERT_LT(0, ret) TH_LOG("splice at %zu: %s", done, strerror(errno));
+		n = read(p[0], buf, ret);
+		ASSERT_EQ(ret, n);
+		ok &= pat_ok(buf, DOWN, self->down_rx + done, n);
+		done += n;
+	}
+	self->down_rx += done;
+	EXPECT_TRUE(ok);
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	ASSERT_EQ(0, shutdown(self->pfd, SHUT_WR));
+	EXPECT_EQ(0, splice(self->cfd, NULL, p[1], NULL, 100, 0));
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F(diff, shutdown_wr)
+{
+	ASSERT_EQ(1000, psend(self->cfd, UP, &self->up_tx, 1000, 0));
+	EXPECT_EQ(0, shutdown(self->cfd, SHUT_WR));
+	EXPECT_EQ(1000, recv_all(self->pfd, UP, &self->up_rx, 1000, WAIT_MS));
+	EXPECT_EQ(EV_IN, pollev(self->pfd, EV_IN, WAIT_MS));
+	EXPECT_EQ(0, precv(self->pfd, UP, &self->up_rx, 100, 0));
+
+	EXPECT_EQ(-1, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(EV_OUT, pollev(self->cfd, EV_ALL, 0));
+	EXPECT_EQ(ST_FIN_WAIT2, wait_state(self->cfd, ST_FIN_WAIT2, WAIT_MS));
+
+	/* Still receiving. */
+	ASSERT_EQ(1000, psend(self->pfd, DOWN, &self->down_tx, 1000, 0));
+	EXPECT_EQ(1000, recv_all(self->cfd, DOWN, &self->down_rx, 1000, WAIT_MS));
+	EXPECT_EQ(0, shutdown(self->cfd, SHUT_WR));
+
+	close(self->pfd);
+	self->pfd = -1;
+	EXPECT_EQ(0, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP | POLLHUP, pollev(self->cfd, EV_ALL, 0));
+}
+
+TEST_F(diff, shutdown_rd)
+{
+	EXPECT_EQ(0, shutdown(self->cfd, SHUT_RD));
+	EXPECT_EQ(0, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
+	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP, pollev(self->cfd, EV_ALL, 0));
+	EXPECT_EQ(ST_ESTABLISHED, tcp_state(self->cfd));
+
+	ASSERT_EQ(1000, psend(self->cfd, UP, &self->up_tx, 1000, 0));
+	EXPECT_EQ(1000, recv_all(self->pfd, UP, &self->up_rx, 1000, WAIT_MS));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+
+	/* Data still arriving is still readable. */
+	ASSERT_EQ(500, psend(self->pfd, DOWN, &self->down_tx, 500, 0));
+	EXPECT_EQ(500, wait_inq(self->cfd, 500, WAIT_MS));
+	EXPECT_EQ(500, precv(self->cfd, DOWN, &self->down_rx, 1000, 0));
+	EXPECT_EQ(0, precv(self->cfd, DOWN, &self->down_rx, 1000, 0));
+
+	EXPECT_EQ(0, shutdown(self->cfd, SHUT_RDWR));
+	EXPECT_EQ(EV_IN, pollev(self->pfd, EV_IN, WAIT_MS));
+	EXPECT_EQ(0, precv(self->pfd, UP, &self->up_rx, 100, 0));
+}
+
+/* close() with unread bytes resets the connection. */
+TEST_F(diff, close_unread)
+{
+	ASSERT_EQ(1000, psend(self->pfd, DOWN, &self->down_tx, 1000, 0));
+	ASSERT_EQ(1000, wait_inq(self->cfd, 1000, WAIT_MS));
+	EXPECT_EQ(0, close(self->cfd));
+	self->cfd = -1;
+	EXPECT_EQ(POLLERR, pollev(self->pfd, 0, WAIT_MS) & POLLERR);
+	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP | POLLERR | POLLHUP,
+		  pollev(self->pfd, EV_ALL, 0));
+	EXPECT_EQ(-1, precv(self->pfd, UP, &self->up_rx, 100, 0));
+	EXPECT_EQ(ECONNRESET, errno);
+}
+
+/* close() after the bytes were read: the peer reads them all, then EOF. */
+TEST_F(diff, close_clean)
+{
+	ASSERT_EQ(30000, psend(self->cfd, UP, &self->up_tx, 30000, 0));
+	EXPECT_EQ(0, close(self->cfd));
+	self->cfd = -1;
+	EXPECT_EQ(30000, recv_all(self->pfd, UP, &self->up_rx, 30000, WAIT_MS));
+	EXPECT_EQ(EV_IN, pollev(self->pfd, EV_IN, WAIT_MS));
+	EXPECT_EQ(0, precv(self->pfd, UP, &self->up_rx, 100, 0));
+}
+
+/* SO_LINGER with a zero timeout: close() sends a reset. */
+TEST_F(diff, close_linger0)
+{
+	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin)));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+	EXPECT_EQ(0, close(self->cfd));
+	self->cfd = -1;
+	EXPECT_EQ(POLLERR, pollev(self->pfd, 0, WAIT_MS) & POLLERR);
+	EXPECT_EQ(-1, precv(self->pfd, UP, &self->up_rx, 100, 0));
+	EXPECT_EQ(ECONNRESET, errno);
+}
+
+/* connect(AF_UNSPEC) disconnects with a reset. */
+TEST_F(diff, disconnect)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	EXPECT_EQ(0, connect(self->cfd, &sa, sizeof(sa)));
+	EXPECT_EQ(ST_CLOSE, tcp_state(self->cfd));
+	EXPECT_EQ(false, toe_offloaded(self->cfd));
+	EXPECT_EQ(POLLERR, pollev(self->pfd, 0, WAIT_MS) & POLLERR);
+	EXPECT_EQ(-1, precv(self->pfd, UP, &self->up_rx, 100, 0));
+	EXPECT_EQ(ECONNRESET, errno);
+	EXPECT_EQ(-1, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(ECONNRESET, errno);
+	EXPECT_EQ(-1, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(EPIPE, errno);
+}
+
+/* The peer closes: EOF, then a send draws its reset and EPIPE. */
+TEST_F(diff, peer_close)
+{
+	ASSERT_EQ(300, psend(self->pfd, DOWN, &self->down_tx, 300, 0));
+	EXPECT_EQ(0, close(self->pfd));
+	self->pfd = -1;
+	EXPECT_EQ(POLLRDHUP, pollev(self->cfd, POLLRDHUP, WAIT_MS));
+	EXPECT_EQ(ST_CLOSE_WAIT, tcp_state(self->cfd));
+	EXPECT_EQ(300, precv(self->cfd, DOWN, &self->down_rx, 1000, 0));
+	EXPECT_EQ(0, precv(self->cfd, DOWN, &self->down_rx, 1000, 0));
+
+	EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(POLLERR, pollev(self->cfd, 0, WAIT_MS) & POLLERR);
+	EXPECT_EQ(EPIPE, sockopt_int(self->cfd, SOL_SOCKET, SO_ERROR));
+	EXPECT_EQ(-1, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(ST_CLOSE, tcp_state(self->cfd));
+}
+
+/* The peer resets with bytes still unread here: they stay readable, then
+ * ECONNRESET, then EOF.
+ */
+TEST_F(diff, peer_reset)
+{
+	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+
+	ASSERT_EQ(1000, psend(self->pfd, DOWN, &self->down_tx, 1000, 0));
+	ASSERT_EQ(1000, wait_inq(self->cfd, 1000, WAIT_MS));
+	ASSERT_EQ(0, setsockopt(self->pfd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin)));
+	EXPECT_EQ(0, close(self->pfd));
+	self->pfd = -1;
+
+	EXPECT_EQ(POLLERR, pollev(self->cfd, 0, WAIT_MS) & POLLERR);
+	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP | POLLERR | POLLHUP,
+		  pollev(self->cfd, EV_ALL, 0));
+	EXPECT_EQ(1000, precv(self->cfd, DOWN, &self->down_rx, 2000, 0));
+	EXPECT_EQ(-1, precv(self->cfd, DOWN, &self->down_rx, 2000, 0));
+	EXPECT_EQ(ECONNRESET, errno);
+	EXPECT_EQ(0, precv(self->cfd, DOWN, &self->down_rx, 2000, 0));
+	EXPECT_EQ(-1, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(ST_CLOSE, tcp_state(self->cfd));
+}
+
+/* Urgent data, both ways (an offloaded connection goes back to Linux TCP
+ * for it).
+ */
+TEST_F(diff, msg_oob)
+{
+	char c = 0;
+
+	ASSERT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(2, send(self->cfd, "AB", 2, MSG_OOB));
+	EXPECT_EQ(100, recv_all(self->pfd, UP, &self->up_rx, 100, WAIT_MS));
+	EXPECT_EQ(POLLPRI, pollev(self->pfd, POLLPRI, WAIT_MS));
+	EXPECT_EQ(1, recv(self->pfd, &c, 1, MSG_OOB));
+	EXPECT_EQ('B', c);
+	EXPECT_EQ(1, recv(self->pfd, &c, 1, 0));
+	EXPECT_EQ('A', c);
+
+	EXPECT_EQ(2, send(self->pfd, "CD", 2, MSG_OOB));
+	EXPECT_EQ(POLLPRI, pollev(self->cfd, POLLPRI, WAIT_MS));
+	EXPECT_EQ(1, recv(self->cfd, &c, 1, MSG_OOB));
+	EXPECT_EQ('D', c);
+	EXPECT_EQ(1, recv(self->cfd, &c, 1, 0));
+	EXPECT_EQ('C', c);
+
+	ASSERT_EQ(50000, psend(self->cfd, UP, &self->up_tx, 50000, 0));
+	EXPECT_EQ(50000, recv_all(self->pfd, UP, &self->up_rx, 50000, WAIT_MS));
+	ASSERT_EQ(50000, psend(self->pfd, DOWN, &self->down_tx, 50000, 0));
+	EXPECT_EQ(50000, recv_all(self->cfd, DOWN, &self->down_rx, 50000, WAIT_MS));
+}
+
+TEST_HARNESS_MAIN
