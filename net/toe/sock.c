@@ -150,7 +150,11 @@ static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 	tp->rcv_wup = tp->rcv_nxt;
 	tp->bytes_received += skb->len;
 	atomic64_add(skb->len, &ts->rx_bytes);
-	sk->sk_data_ready(sk);
+	/* As tcp_data_ready(), which is not exported: a reader sleeping for
+	 * SO_RCVLOWAT bytes is woken once they are there, not before.
+	 */
+	if (tcp_epollin_ready(sk, READ_ONCE(sk->sk_rcvlowat)))
+		sk->sk_data_ready(sk);
 	return 0;
 }
 
