@@ -217,6 +217,20 @@ int toe_sk_rcv(struct sock *sk, struct sk_buff *skb, u32 seq)
 }
 EXPORT_SYMBOL_NS_GPL(toe_sk_rcv, TOE);
 
+/* TCP_INFO's byte counters follow the engine's progress: bytes_acked as
+ * snd_una advances, bytes_sent as snd_nxt does (again after a go-back, as
+ * Linux TCP counts retransmitted bytes).
+ */
+static void toe_count_progress(struct tcp_sock *tp, u32 snd_una, u32 snd_nxt)
+{
+	u32 una = READ_ONCE(tp->snd_una), nxt = READ_ONCE(tp->snd_nxt);
+
+	if (after(snd_una, una))
+		tp->bytes_acked += snd_una - una;
+	if (after(snd_nxt, nxt))
+		tp->bytes_sent += snd_nxt - nxt;
+}
+
 /**
  * toe_sk_snd_update() - report send-side progress of an offloaded socket
  * @sk: an offloaded socket
@@ -228,12 +242,13 @@ EXPORT_SYMBOL_NS_GPL(toe_sk_rcv, TOE);
  * TCP_INFO. Buffer space comes back when the engine frees the payload
  * skbs it was given, which wakes writers.
  *
- * Context: any.
+ * Context: any; calls for one socket must not run concurrently.
  */
 void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt, u32 snd_wnd)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 
+	toe_count_progress(tp, snd_una, snd_nxt);
 	WRITE_ONCE(tp->snd_una, snd_una);
 	WRITE_ONCE(tp->snd_nxt, snd_nxt);
 	WRITE_ONCE(tp->snd_wnd, snd_wnd);
@@ -1137,6 +1152,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	}
 
 	/* The engine's view becomes Linux TCP's. */
+	toe_count_progress(tp, hb.st.snd_una, hb.st.snd_nxt);
 	WRITE_ONCE(tp->snd_una, hb.st.snd_una);
 	WRITE_ONCE(tp->snd_nxt, hb.st.snd_una);
 	WRITE_ONCE(tp->write_seq, hb.st.snd_una);
