@@ -486,6 +486,19 @@ static int toe_sock_sendmsg_locked(struct sock *sk, struct msghdr *msg,
 	return toe_sendmsg_locked(sk, msg, size);
 }
 
+/* The reader took COPIED bytes off the receive queue: the engine may open
+ * its window, as tcp_cleanup_rbuf() does in software.
+ */
+static void toe_consumed(struct sock *sk, int copied)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	lock_sock(sk);
+	if (toe_sk_offloaded(sk))
+		ts->tdev->ops->recv(ts->tdev, sk, copied);
+	release_sock(sk);
+}
+
 static int toe_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		       int flags, int *addr_len)
 {
@@ -493,12 +506,22 @@ static int toe_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	int ret;
 
 	ret = ts->sk_proto->recvmsg(sk, msg, len, flags, addr_len);
-	if (ret > 0 && !(flags & MSG_PEEK)) {
-		lock_sock(sk);
-		if (toe_sk_offloaded(sk))
-			ts->tdev->ops->recv(ts->tdev, sk, ret);
-		release_sock(sk);
-	}
+	if (ret > 0 && !(flags & MSG_PEEK))
+		toe_consumed(sk, ret);
+	return ret;
+}
+
+/* splice() reads the receive queue through tcp_read_sock(), not recvmsg. */
+static ssize_t toe_splice_read(struct socket *sock, loff_t *ppos,
+			       struct pipe_inode_info *pipe, size_t len,
+			       unsigned int flags)
+{
+	struct toe_sock *ts = toe_sk(sock->sk);
+	ssize_t ret;
+
+	ret = ts->sk_ops->splice_read(sock, ppos, pipe, len, flags);
+	if (ret > 0)
+		toe_consumed(sock->sk, ret);
 	return ret;
 }
 
@@ -662,6 +685,7 @@ static int toe_build_protos(struct sock *sk)
 
 	*o = *sk->sk_socket->ops;
 	o->poll			= toe_poll;
+	o->splice_read		= toe_splice_read;
 	o->sendmsg_locked	= toe_sock_sendmsg_locked;
 	o->sendpage_locked	= toe_sendpage_locked;
 
