@@ -1017,7 +1017,8 @@ TEST_F(diff, tcp_info)
 	EXPECT_EQ(0, ti.tcpi_notsent_bytes);
 	EXPECT_EQ(100000, ti.tcpi_bytes_acked - self->info0.tcpi_bytes_acked);
 	EXPECT_EQ(50000, ti.tcpi_bytes_received - self->info0.tcpi_bytes_received);
-	EXPECT_EQ(100000, ti.tcpi_bytes_sent - self->info0.tcpi_bytes_sent);
+	/* Retransmitted bytes count too, a tail loss probe for one. */
+	EXPECT_LE(100000, ti.tcpi_bytes_sent - self->info0.tcpi_bytes_sent);
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
 
