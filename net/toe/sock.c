@@ -133,9 +133,11 @@ EXPORT_SYMBOL_NS_GPL(toe_sk_drv, TOE);
  */
 static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 {
+	struct inet_connection_sock *icsk = inet_csk(sk);
 	struct toe_sock *ts = toe_sk(sk);
 	struct tcp_sock *tp = tcp_sk(sk);
 	u32 seq = TCP_SKB_CB(skb)->seq;
+	unsigned int len;
 
 	if (seq != tp->rcv_nxt)
 		return -EINVAL;
@@ -144,6 +146,12 @@ static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 			return -ENOBUFS;
 		atomic64_inc(&ts->rcv_forced);
 	}
+	/* The peer's MSS as tcp_measure_rcv_mss() estimates it, for
+	 * TCP_INFO and for Linux TCP's ACKs after a handback.
+	 */
+	len = skb_shinfo(skb)->gso_size ?: skb->len;
+	if (len > icsk->icsk_ack.rcv_mss)
+		icsk->icsk_ack.rcv_mss = min_t(unsigned int, len, tp->advmss);
 	skb_set_owner_r(skb, sk);
 	__skb_queue_tail(&sk->sk_receive_queue, skb);
 	WRITE_ONCE(tp->rcv_nxt, TCP_SKB_CB(skb)->end_seq);
