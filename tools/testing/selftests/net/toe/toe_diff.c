@@ -406,6 +406,7 @@ FIXTURE(diff) {
 	uint64_t up_tx, up_rx;	/* stream offsets: sent by us, read by the peer */
 	uint64_t down_tx, down_rx;
 	struct tcp_info info0;	/* our TCP_INFO before the offload */
+	int sndbuf0;		/* and our SO_SNDBUF */
 };
 
 FIXTURE_VARIANT(diff) {
@@ -493,6 +494,7 @@ FIXTURE_SETUP(diff)
 
 	len = sizeof(self->info0);
 	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_INFO, &self->info0, &len));
+	self->sndbuf0 = sockopt_int(self->cfd, SOL_SOCKET, SO_SNDBUF);
 	if (variant->offload)
 		ASSERT_EQ(0, setsockopt(self->cfd, IPPROTO_TCP, TCP_ULP, "toe", 4))
 			TH_LOG("TCP_ULP toe: %s", strerror(errno));
@@ -1013,12 +1015,31 @@ TEST_F(diff, tcp_info)
 	EXPECT_EQ(self->info0.tcpi_snd_mss, ti.tcpi_snd_mss);
 	EXPECT_EQ(self->info0.tcpi_advmss, ti.tcpi_advmss);
 	EXPECT_EQ(self->info0.tcpi_pmtu, ti.tcpi_pmtu);
+	/* Full-sized segments came in: the estimate of the peer's MSS. */
+	EXPECT_EQ(ti.tcpi_snd_mss, ti.tcpi_rcv_mss);
 	EXPECT_EQ(0, ti.tcpi_unacked);
 	EXPECT_EQ(0, ti.tcpi_notsent_bytes);
 	EXPECT_EQ(100000, ti.tcpi_bytes_acked - self->info0.tcpi_bytes_acked);
 	EXPECT_EQ(50000, ti.tcpi_bytes_received - self->info0.tcpi_bytes_received);
 	/* Retransmitted bytes count too, a tail loss probe for one. */
 	EXPECT_LE(100000, ti.tcpi_bytes_sent - self->info0.tcpi_bytes_sent);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* Nothing sent yet: the send buffer is what the handshake made it. */
+TEST_F(diff, so_sndbuf)
+{
+	int sndbuf = sockopt_int(self->cfd, SOL_SOCKET, SO_SNDBUF);
+
+	ASSERT_LT(0, self->sndbuf0);
+	/* Known difference: the handover raises an unlocked send buffer to
+	 * tcp_wmem[2], since Linux TCP's autotuning (tcp_sndbuf_expand() as
+	 * the congestion window grows) does not run while offloaded.
+	 */
+	if (variant->offload && sndbuf != self->sndbuf0)
+		SKIP(return, "known difference: offloaded SO_SNDBUF %d, software %d",
+		     sndbuf, self->sndbuf0);
+	EXPECT_EQ(self->sndbuf0, sndbuf);
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
 
