@@ -800,13 +800,16 @@ static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 
 	toesim_ack(conn, &seg);
 
-	if (th->fin) {
-		/* Teardown is Linux TCP's: it gets this frame, data and all,
-		 * after the handback.
+	if (th->fin || th->urg) {
+		/* Teardown is Linux TCP's, and so is urgent data (the mark,
+		 * SIOCATMARK, MSG_OOB, SO_OOBINLINE): it gets this frame, data
+		 * and all, and the ones after, once the connection is back.
 		 */
 		tcb->fin_seen = true;
 		toesim_hold(conn, skb);
-		conn->hw->host_ops->request_remove(conn->host, TOESIM_RM_FIN);
+		conn->hw->host_ops->request_remove(conn->host, th->fin ?
+						   TOESIM_RM_FIN :
+						   TOESIM_RM_URGENT);
 		toesim_push(conn);
 		return;
 	}

@@ -71,7 +71,7 @@ enum {
  * @dack_at: jiffies of the delayed ACK, 0 if none pending
  * @drain_at: jiffies when a drain gives up, 0 if not draining
  * @segs_unacked: full segments received since our last ACK
- * @fin_seen: a FIN (or RST) arrived: stop taking data, hand back
+ * @fin_seen: a FIN, RST or urgent data arrived: stop taking data, hand back
  * @rst_seen: a RST arrived: stop processing altogether
  * @dead: off the table; frames that still arrive go to Linux TCP
  * @removed: completed when the engine let go of the connection

@@ -113,6 +113,7 @@ enum toesim_remove_reason {
 	TOESIM_RM_RST,
 	TOESIM_RM_ERROR,
 	TOESIM_RM_ADMIN,
+	TOESIM_RM_URGENT,
 };
 
 /**

@@ -53,6 +53,7 @@ static void toesim_host_request_remove(void *host,
 		[TOESIM_RM_RST]		= TOE_HB_RST,
 		[TOESIM_RM_ERROR]	= TOE_HB_ERROR,
 		[TOESIM_RM_ADMIN]	= TOE_HB_ADMIN,
+		[TOESIM_RM_URGENT]	= TOE_HB_URGENT,
 	};
 
 	toe_sk_request_handback(host, why < ARRAY_SIZE(map) ? map[why] :
