@@ -615,6 +615,14 @@ TEST_F(diff, msg_peek)
 			    MSG_PEEK | MSG_DONTWAIT));
 	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCINQ));
+
+	/* MSG_TRUNC discards, and the bytes after come next. */
+	ASSERT_EQ(100, psend(self->pfd, DOWN, &self->down_tx, 100, 0));
+	ASSERT_EQ(100, wait_inq(self->cfd, 100, WAIT_MS));
+	EXPECT_EQ(40, recv(self->cfd, NULL, 40, MSG_TRUNC));
+	self->down_rx += 40;
+	EXPECT_EQ(60, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ(60, precv(self->cfd, DOWN, &self->down_rx, 100, 0));
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
 
@@ -1366,12 +1374,25 @@ TEST_F(diff, peer_reset)
 	EXPECT_EQ(ST_CLOSE, tcp_state(self->cfd));
 }
 
-/* Urgent data, both ways (an offloaded connection goes back to Linux TCP
- * for it).
+/* Urgent data, received then sent (an offloaded connection goes back to
+ * Linux TCP for it, either way).
  */
 TEST_F(diff, msg_oob)
 {
 	char c = 0;
+
+	EXPECT_EQ(-1, recv(self->cfd, &c, 1, MSG_OOB));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(100, psend(self->pfd, DOWN, &self->down_tx, 100, 0));
+	EXPECT_EQ(2, send(self->pfd, "CD", 2, MSG_OOB));
+	EXPECT_EQ(POLLPRI, pollev(self->cfd, POLLPRI, WAIT_MS));
+	EXPECT_EQ(1, recv(self->cfd, &c, 1, MSG_OOB));
+	EXPECT_EQ('D', c);
+	EXPECT_EQ(-1, recv(self->cfd, &c, 1, MSG_OOB));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(100, recv_all(self->cfd, DOWN, &self->down_rx, 100, WAIT_MS));
+	EXPECT_EQ(1, recv(self->cfd, &c, 1, 0));
+	EXPECT_EQ('C', c);
 
 	ASSERT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
 	EXPECT_EQ(2, send(self->cfd, "AB", 2, MSG_OOB));
@@ -1382,17 +1403,35 @@ TEST_F(diff, msg_oob)
 	EXPECT_EQ(1, recv(self->pfd, &c, 1, 0));
 	EXPECT_EQ('A', c);
 
-	EXPECT_EQ(2, send(self->pfd, "CD", 2, MSG_OOB));
-	EXPECT_EQ(POLLPRI, pollev(self->cfd, POLLPRI, WAIT_MS));
-	EXPECT_EQ(1, recv(self->cfd, &c, 1, MSG_OOB));
-	EXPECT_EQ('D', c);
-	EXPECT_EQ(1, recv(self->cfd, &c, 1, 0));
-	EXPECT_EQ('C', c);
-
 	ASSERT_EQ(50000, psend(self->cfd, UP, &self->up_tx, 50000, 0));
 	EXPECT_EQ(50000, recv_all(self->pfd, UP, &self->up_rx, 50000, WAIT_MS));
 	ASSERT_EQ(50000, psend(self->pfd, DOWN, &self->down_tx, 50000, 0));
 	EXPECT_EQ(50000, recv_all(self->cfd, DOWN, &self->down_rx, 50000, WAIT_MS));
+}
+
+/* SO_OOBINLINE, set while offloaded: the urgent byte stays in the stream
+ * and SIOCATMARK finds it.
+ */
+TEST_F(diff, oob_inline)
+{
+	char buf[16] = "";
+
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_OOBINLINE, 1));
+	EXPECT_EQ(1, sockopt_int(self->cfd, SOL_SOCKET, SO_OOBINLINE));
+	ASSERT_EQ(4, send(self->pfd, "abcd", 4, 0));
+	ASSERT_EQ(4, wait_inq(self->cfd, 4, WAIT_MS));
+	ASSERT_EQ(2, send(self->pfd, "XY", 2, MSG_OOB));
+	EXPECT_EQ(POLLPRI, pollev(self->cfd, POLLPRI, WAIT_MS));
+	EXPECT_EQ(6, wait_inq(self->cfd, 6, WAIT_MS));
+	EXPECT_EQ(0, ioctl_int(self->cfd, SIOCATMARK));
+	EXPECT_EQ(5, recv(self->cfd, buf, 5, 0));
+	EXPECT_STREQ("abcdX", buf);
+	EXPECT_EQ(1, ioctl_int(self->cfd, SIOCATMARK));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(1, recv(self->cfd, buf, sizeof(buf), 0));
+	EXPECT_STREQ("Y", buf);
+	EXPECT_EQ(-1, recv(self->cfd, buf, 1, MSG_OOB));
+	EXPECT_EQ(EINVAL, errno);
 }
 
 TEST_HARNESS_MAIN
