@@ -563,14 +563,14 @@ static __poll_t toe_poll(struct file *file, struct socket *sock,
 }
 
 /* Options an engine honours without help; any other SOL_TCP option, and
- * every option that changes what goes on the wire, hands the socket back
- * to Linux TCP first.
+ * every IP option (they change what goes on the wire), hands the socket
+ * back to Linux TCP first. SOL_SOCKET options never come here, the socket
+ * layer handles them: SO_LINGER and SO_OOBINLINE act at close and on
+ * urgent data, which hand the socket back anyway; SO_MAX_PACING_RATE is
+ * not honoured while offloaded.
  */
 static bool toe_sockopt_ok(int level, int optname)
 {
-	if (level == SOL_SOCKET)
-		return optname != SO_LINGER && optname != SO_OOBINLINE &&
-		       optname != SO_MAX_PACING_RATE;
 	if (level != SOL_TCP)
 		return level != SOL_IP && level != SOL_IPV6;
 	switch (optname) {
