@@ -23,6 +23,8 @@
  *                              (they stay in software)
  *     stall_ms MS              stall the engine thread once, for MS ms
  *     force_handback 1         hand every connection back (admin)
+ *     handback_port PORT       hand back the connections with PORT at
+ *                              either end (admin); -ENOENT if none
  *     fail_device 1            a device error: every connection back
  *                              without draining
  */
@@ -115,6 +117,15 @@ static int toesim_force_handback_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(toesim_force_handback_fops, NULL,
 			 toesim_force_handback_set, "%llu\n");
+
+static int toesim_handback_port_set(void *data, u64 val)
+{
+	if (!val || val > U16_MAX)
+		return -EINVAL;
+	return toesim_hw_remove_port(data, val) ? 0 : -ENOENT;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_handback_port_fops, NULL,
+			 toesim_handback_port_set, "%llu\n");
 
 static int toesim_fail_device_set(void *data, u64 val)
 {
@@ -217,6 +228,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &toesim_stall_fops);
 	debugfs_create_file_unsafe("force_handback", 0200, sd->ddir, sd->hw,
 				   &toesim_force_handback_fops);
+	debugfs_create_file_unsafe("handback_port", 0200, sd->ddir, sd->hw,
+				   &toesim_handback_port_fops);
 	debugfs_create_file_unsafe("fail_device", 0200, sd->ddir, sd->hw,
 				   &toesim_fail_device_fops);
 }

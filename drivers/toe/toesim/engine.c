@@ -1454,6 +1454,31 @@ void toesim_hw_remove_all(struct toesim_hw *hw, enum toesim_remove_reason why)
 }
 
 /**
+ * toesim_hw_remove_port() - ask the host to take connections of a port back
+ * @hw: the instance
+ * @port: a TCP port, host order; connections with it at either end
+ *
+ * Context: any.
+ * Return: how many connections were asked for.
+ */
+int toesim_hw_remove_port(struct toesim_hw *hw, u16 port)
+{
+	struct toesim_conn *conn;
+	int n = 0;
+
+	spin_lock_bh(&hw->lock);
+	list_for_each_entry(conn, &hw->conns, node) {
+		if (ntohs(conn->tuple.sport) != port &&
+		    ntohs(conn->tuple.dport) != port)
+			continue;
+		hw->host_ops->request_remove(conn->host, TOESIM_RM_ADMIN);
+		n++;
+	}
+	spin_unlock_bh(&hw->lock);
+	return n;
+}
+
+/**
  * toesim_hw_neigh_update() - a neighbour's link address changed
  * @hw: the instance
  * @family: AF_INET or AF_INET6

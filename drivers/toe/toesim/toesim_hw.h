@@ -267,6 +267,7 @@ void toesim_hw_conn_remove(struct toesim_conn *conn, bool drain,
 void toesim_hw_neigh_update(struct toesim_hw *hw, int family, const void *addr,
 			    const u8 *ha);
 void toesim_hw_remove_all(struct toesim_hw *hw, enum toesim_remove_reason why);
+int toesim_hw_remove_port(struct toesim_hw *hw, u16 port);
 
 /* engine.c, for hw.c */
 int toesim_engine_start(struct toesim_hw *hw, struct net_device *port);

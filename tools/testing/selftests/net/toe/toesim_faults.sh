@@ -104,6 +104,9 @@ expect "fail_connect 2^32" "$(wr "$DBG/fail_connect" 4294967296)" EINVAL
 expect "stall_ms 60000" "$(wr "$DBG/stall_ms" 60000)" EINVAL
 expect "force_handback 2" "$(wr "$DBG/force_handback" 2)" EINVAL
 expect "fail_device 0" "$(wr "$DBG/fail_device" 0)" EINVAL
+expect "handback_port 0" "$(wr "$DBG/handback_port" 0)" EINVAL
+expect "handback_port 65536" "$(wr "$DBG/handback_port" 65536)" EINVAL
+expect "handback_port, no connection" "$(wr "$DBG/handback_port" 5299)" ENOENT
 expect "table_size 0" "$(wr "$DBG/table_size" 0)" EINVAL
 expect "table_size above the table" "$(wr "$DBG/table_size" 4096)" EINVAL
 log_test "fault knobs refuse bad values"
@@ -137,6 +140,36 @@ check_err $? "bytes differ after a forced handback"
 [ "$(stat handbacks)" -gt "$b0" ]
 check_err $? "force_handback handed nothing back"
 log_test "force_handback: handed back midway, intact"
+
+# One connection of two: the other stays offloaded. Both clients hold
+# their connection idle (offloaded) for 10 s before moving data.
+offloaded() {
+	nsenter --net="/run/netns/$H" grep -q ":$1 $TOE offloaded " \
+		/proc/net/toe/connections
+}
+b0=$(stat handbacks)
+xfer other 5208 "$MB" --ulp --hold 10 &
+other=$!
+xfer one 5209 "$MB" --ulp --hold 10 &
+one=$!
+for ((i = 0; i < 100; i++)); do
+	offloaded 5208 && offloaded 5209 && break
+	sleep 0.1
+done
+expect "handback_port 5209" "$(wr "$DBG/handback_port" 5209)" OK
+for ((i = 0; i < 50; i++)); do
+	offloaded 5209 || break
+	sleep 0.1
+done
+! offloaded 5209 && offloaded 5208
+check_err $? "not just the connection on port 5209 was handed back: $(nsenter --net="/run/netns/$H" cat /proc/net/toe/connections)"
+wait "$one"
+wait "$other"
+check_xfer one "$MB" && check_xfer other "$MB"
+check_err $? "bytes differ after a handback by port"
+[ "$(stat handbacks)" -gt "$b0" ]
+check_err $? "handback_port handed nothing back"
+log_test "handback_port: one connection back, the other stays offloaded"
 
 # A device error hands back without a drain: bytes in flight go back to
 # Linux TCP, which sends them again; the peer's ACKs of them must not be
