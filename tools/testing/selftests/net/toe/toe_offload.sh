@@ -237,6 +237,21 @@ tc -n "$H" qdisc del dev vh root
 tc -n "$P" qdisc del dev vp root
 log_test "10% and 1% loss, 25% reordering: intact, retransmissions counted"
 
+# Duplicates and a delayed, rate-limited path: duplicate segments and
+# ACKs must be recognised as such (D-SACKed, not delivered twice), and a
+# 20 ms RTT with a 100 Mbit/s bottleneck exercises the window and RTO.
+tc -n "$H" qdisc add dev vh root netem duplicate 1% delay 10ms rate 100mbit
+tc -n "$P" qdisc add dev vp root netem duplicate 1% delay 10ms
+xfer dup 10.73.0.2 5021 "$BYTES" "$BYTES" --ulp
+check_err $? "transfer over a duplicating, delayed link did not complete"
+[ "$(ulp_result dup)" = ok ]
+check_err $? "TCP_ULP toe failed on the delayed link: $(ulp_result dup)"
+check_xfer dup "$BYTES" "$BYTES"
+check_err $? "bytes differ after duplication and delay"
+tc -n "$H" qdisc del dev vh root
+tc -n "$P" qdisc del dev vp root
+log_test "1% duplication, 20 ms RTT, 100 Mbit/s: intact"
+
 # --- table full: the connection stays in software ------------------------------
 
 del_instance
