@@ -235,8 +235,11 @@ toe_unload() {
 
 # --- network namespaces -------------------------------------------------------
 
-# toe_ns_create NAME: a fresh netns with lo up, deleted on exit.
+# toe_ns_create NAME: a fresh netns with lo up, deleted on exit. Loads
+# veth too, which every test pairs namespaces with (the guest does not
+# always autoload it).
 toe_ns_create() {
+	modprobe -q veth 2> /dev/null
 	ip netns add "$1" || return 1
 	defer ip netns del "$1"
 	ip -n "$1" link set lo up
