@@ -1370,6 +1370,10 @@ TEST_F(diff, peer_reset)
 	self->pfd = -1;
 
 	EXPECT_EQ(POLLERR, pollev(self->cfd, 0, WAIT_MS) & POLLERR);
+	/* poll() takes no lock: it may run between tcp_done()'s state
+	 * change and its sk_shutdown update. Wait for the RST's last effect.
+	 */
+	EXPECT_EQ(POLLRDHUP, pollev(self->cfd, POLLRDHUP, WAIT_MS) & POLLRDHUP);
 	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP | POLLERR | POLLHUP,
 		  pollev(self->cfd, EV_ALL, 0));
 	EXPECT_EQ(1000, precv(self->cfd, DOWN, &self->down_rx, 2000, 0));
