@@ -163,7 +163,8 @@ struct toe_handover {
  * @unacked: payload skbs (skb->data at the first byte) the engine still
  *	holds, in sequence order, TCP_SKB_CB(skb)->seq and ->end_seq set,
  *	covering @st.snd_una to @st.write_seq; the core gives them back to
- *	Linux TCP
+ *	Linux TCP. The core checks that they do, with no gap, and resets
+ *	the connection if not (a byte missing here is a hole in the stream)
  * @frames: received frames (skb->data at the network header, skb->dev
  *	and skb->protocol set) the engine did not process; the core passes
  *	them up the stack once Linux TCP owns the connection again
@@ -299,6 +300,9 @@ struct toedev_ops {
  * @TOEDEV_STAT_TABLE_FULL: automatic handovers left in software because
  *	the connection table was full
  * @TOEDEV_STAT_LOW_RATE: connections handed back for their low rate
+ * @TOEDEV_STAT_HANDBACK_ERRORS: handbacks that lost the connection's state
+ *	(the engine failed, or returned fewer bytes than it was given): the
+ *	connection was reset
  * @TOEDEV_STAT_MAX: number of counters
  */
 enum toedev_stat {
@@ -313,6 +317,7 @@ enum toedev_stat {
 	TOEDEV_STAT_AUTO_REFUSED,
 	TOEDEV_STAT_TABLE_FULL,
 	TOEDEV_STAT_LOW_RATE,
+	TOEDEV_STAT_HANDBACK_ERRORS,
 	TOEDEV_STAT_MAX,
 };
 

@@ -1113,6 +1113,65 @@ static int toe_requeue(struct sock *sk, struct sk_buff_head *unacked,
 	return err;
 }
 
+/* A driver gives back every byte the application wrote that the peer has
+ * not acknowledged: @hb->unacked covers [snd_una, write_seq) with no gap,
+ * and the sequence numbers stay between what Linux TCP last saw
+ * acknowledged and what the application wrote. Checked, because a driver
+ * that loses a byte here would hand the peer a stream with a hole in it.
+ */
+static int toe_hb_check(const struct sock *sk, const struct toe_handback *hb,
+			u32 write_seq)
+{
+	const struct toe_tcp_state *st = &hb->st;
+	const struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+	u32 next = st->snd_una;
+
+	if (st->write_seq != write_seq || before(st->snd_una, tp->snd_una) ||
+	    after(st->snd_una, write_seq) || before(st->snd_nxt, st->snd_una) ||
+	    after(st->snd_nxt, write_seq))
+		return -EPROTO;
+	skb_queue_walk(&hb->unacked, skb) {
+		if (after(TCP_SKB_CB(skb)->seq, next) ||
+		    TCP_SKB_CB(skb)->end_seq - TCP_SKB_CB(skb)->seq != skb->len)
+			return -EPROTO;
+		if (after(TCP_SKB_CB(skb)->end_seq, next))
+			next = TCP_SKB_CB(skb)->end_seq;
+	}
+	return before(next, write_seq) ? -EPROTO : 0;
+}
+
+/* The connection's state is lost: reset it, as Linux TCP aborts one it
+ * cannot go on with. The peer gets a RST at the engine's snd_nxt when that
+ * is believable, the application ECONNABORTED.
+ */
+static void toe_hb_abort(struct sock *sk, struct toe_handback *hb,
+			 enum toe_handback_reason reason, u32 write_seq,
+			 int err)
+{
+	const struct toe_tcp_state *st = &hb->st;
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	__skb_queue_purge(&hb->unacked);
+	__skb_queue_purge(&hb->frames);
+	pr_warn_ratelimited("handback (%s) lost the state: %d, resetting\n",
+			    toe_hb_name(reason), err);
+	if (!before(st->snd_una, tp->snd_una) &&
+	    !before(st->snd_nxt, st->snd_una) && !after(st->snd_nxt, write_seq)) {
+		WRITE_ONCE(tp->snd_una, st->snd_una);
+		WRITE_ONCE(tp->snd_nxt, st->snd_nxt);
+		tp->snd_wnd = st->snd_wnd;
+	}
+	if (sock_flag(sk, SOCK_DEAD)) {
+		tcp_done(sk);
+		return;
+	}
+	/* Sends the RST, empties the queues, leaves the socket closed. */
+	tcp_disconnect(sk, 0);
+	WRITE_ONCE(sk->sk_err, ECONNABORTED);
+	sk_error_report(sk);
+}
+
 /**
  * toe_sk_handback_locked() - hand an offloaded socket back to Linux TCP
  * @sk: the socket; nothing happens if it is not offloaded
@@ -1128,6 +1187,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	struct toedev *tdev;
 	struct toe_sock *ts;
 	struct sk_buff *skb;
+	u32 write_seq;
 	int err;
 
 	sock_owned_by_me(sk);
@@ -1143,10 +1203,13 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	 */
 	err = toe_adopt_tx(sk);
 	toe_fill_state(sk, &hb.st);
+	write_seq = tp->write_seq;
 	if (!err)
 		err = tdev->ops->handback(tdev, sk, reason, &hb);
 	else
 		tdev->ops->handback(tdev, sk, reason, &hb);
+	if (!err)
+		err = toe_hb_check(sk, &hb, write_seq);
 
 	/* Payload the engine delivered while we held the socket is in the
 	 * backlog: onto the receive queue with it, before Linux TCP's
@@ -1170,16 +1233,12 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	ts->handbacks++;
 	toedev_stat_inc(tdev, TOEDEV_STAT_HANDBACKS);
 	ts->offloaded_jiffies += jiffies - ts->since;
+	if (err)
+		toedev_stat_inc(tdev, TOEDEV_STAT_HANDBACK_ERRORS);
 	toedev_put(tdev);
 
 	if (err) {
-		__skb_queue_purge(&hb.unacked);
-		__skb_queue_purge(&hb.frames);
-		pr_warn_ratelimited("handback (%s) lost the state: %d, resetting\n",
-				    toe_hb_name(reason), err);
-		WRITE_ONCE(sk->sk_err, ECONNABORTED);
-		sk_error_report(sk);
-		tcp_done(sk);
+		toe_hb_abort(sk, &hb, reason, write_seq, err);
 		return err;
 	}
 
