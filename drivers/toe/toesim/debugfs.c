@@ -22,6 +22,9 @@
  *     fail_connect N           refuse the next N connections with -EIO
  *                              (they stay in software)
  *     stall_ms MS              stall the engine thread once, for MS ms
+ *     fail_handback_lose N     the next handback that gives bytes back
+ *                              loses the last N of them (a driver bug:
+ *                              the core resets the connection)
  *     force_handback 1         hand every connection back (admin)
  *     handback_port PORT       hand back the connections with PORT at
  *                              either end (admin); -ENOENT if none
@@ -224,6 +227,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->fault_drop, &toesim_fault_fops);
 	debugfs_create_file_unsafe("fail_connect", 0644, sd->ddir,
 				   &sd->hw->fault_connect, &toesim_fault_fops);
+	debugfs_create_file_unsafe("fail_handback_lose", 0644, sd->ddir,
+				   &sd->hw->fault_hb_lose, &toesim_fault_fops);
 	debugfs_create_file_unsafe("stall_ms", 0644, sd->ddir, sd->hw,
 				   &toesim_stall_fops);
 	debugfs_create_file_unsafe("force_handback", 0200, sd->ddir, sd->hw,

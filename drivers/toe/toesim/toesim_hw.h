@@ -180,6 +180,9 @@ struct toesim_conn_params {
  * @fault_drop: fault injection: drop this many received frames
  * @fault_connect: fault injection: refuse this many connections
  * @fault_stall_ms: fault injection: stall the engine thread once
+ * @fault_hb_lose: fault injection: the next handback with bytes to give
+ *	back loses this many of them off the end (a driver bug the core must
+ *	catch)
  * @rx_frames: frames taken off the receive path
  * @rx_drops: frames dropped (malformed, queue full, fault injection)
  * @rx_reinjected: frames passed to Linux after a handback
@@ -220,6 +223,7 @@ struct toesim_hw {
 	atomic_t		fault_drop;
 	atomic_t		fault_connect;
 	u32			fault_stall_ms;
+	atomic_t		fault_hb_lose;
 	atomic64_t		rx_frames;
 	atomic64_t		rx_drops;
 	atomic64_t		rx_reinjected;

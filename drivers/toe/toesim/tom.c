@@ -19,6 +19,7 @@
 #include <net/ipv6.h>
 #include <net/neighbour.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 #include <net/toe.h>
 
 #include "toesim.h"
@@ -169,10 +170,36 @@ static void toesim_recv(struct toedev *tdev, struct sock *sk, int copied)
 	toesim_hw_conn_rcvd(toe_sk_drv(sk));
 }
 
+/* Fault injection (fail_handback_lose): drop bytes off the end of what
+ * goes back, as a buggy driver would.
+ */
+static void toesim_hb_lose(struct toesim_hw *hw, struct toe_handback *hb)
+{
+	struct sk_buff *skb;
+	int lose;
+
+	if (skb_queue_empty(&hb->unacked) || !atomic_read(&hw->fault_hb_lose))
+		return;
+	lose = atomic_xchg(&hw->fault_hb_lose, 0);
+	while (lose > 0 && (skb = skb_peek_tail(&hb->unacked))) {
+		if (skb->len <= lose) {
+			lose -= skb->len;
+			__skb_unlink(skb, &hb->unacked);
+			kfree_skb(skb);
+			continue;
+		}
+		if (pskb_trim(skb, skb->len - lose))
+			break;
+		TCP_SKB_CB(skb)->end_seq -= lose;
+		lose = 0;
+	}
+}
+
 static int toesim_handback(struct toedev *tdev, struct sock *sk,
 			   enum toe_handback_reason reason,
 			   struct toe_handback *hb)
 {
+	struct toesim_dev *sd = toedev_priv(tdev);
 	struct toesim_conn *conn = toe_sk_drv(sk);
 	bool drain;
 
@@ -180,6 +207,7 @@ static int toesim_handback(struct toedev *tdev, struct sock *sk,
 	drain = reason != TOE_HB_DEV_DOWN && reason != TOE_HB_RST &&
 		reason != TOE_HB_ERROR;
 	toesim_hw_conn_remove(conn, drain, hb);
+	toesim_hb_lose(sd->hw, hb);
 	toe_sk_set_drv(sk, NULL);
 	sock_put(sk);
 	return 0;

@@ -5,6 +5,7 @@
 # reaction with no byte lost: frames dropped on receive, connections
 # refused, the engine stalled, every connection handed back by the
 # administrator, a device error, the table shrunk; bad values refused.
+# And a driver bug: bytes lost at handback reset the connection.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -183,6 +184,76 @@ done
 [ "$(stat handbacks)" -ge $((b0 + 3)) ]
 check_err $? "fail_device handed nothing back"
 log_test "fail_device: every connection back without a drain, intact"
+
+# A driver that gives back fewer bytes than it holds: the core must not
+# hand the peer a stream with a hole in it. The peer does not read, so the
+# engine holds unsent bytes; the handback loses 1000 of them; the core
+# resets the connection: the peer gets a RST, the application
+# ECONNABORTED, and the device counts a handback error.
+LOSE_PEER='
+import socket, sys, time
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", int(sys.argv[1])))
+ls.listen(1)
+print("listening", flush=True)
+c, _ = ls.accept()
+time.sleep(6)
+n = 0
+try:
+    while True:
+        b = c.recv(1 << 16)
+        if not b:
+            print("eof", n)
+            break
+        n += len(b)
+except ConnectionResetError:
+    print("reset", n)
+'
+LOSE_HOST='
+import errno, os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+s.setblocking(False)
+buf, n = os.urandom(1 << 16), 0
+end = time.time() + 5
+while time.time() < end:
+    try:
+        n += s.send(buf)
+    except BlockingIOError:
+        time.sleep(0.1)
+print("stuck", n, flush=True)
+sys.stdin.readline()
+try:
+    s.recv(1)
+    print("no error")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+'
+e0=$(stat handback_errors)
+expect "fail_handback_lose 1000" "$(wr "$DBG/fail_handback_lose" 1000)" OK
+ip netns exec "$P" python3 -c "$LOSE_PEER" 5216 > "$TMP/lose.s" 2>&1 &
+peer=$!
+toe_wait_listen "$P" 5216
+mkfifo "$TMP/lose.in"
+ip netns exec "$H" python3 -c "$LOSE_HOST" 10.75.0.2 5216 < "$TMP/lose.in" \
+	> "$TMP/lose.c" 2>&1 &
+host=$!
+exec {go}> "$TMP/lose.in"
+for ((i = 0; i < 100; i++)); do
+	grep -q stuck "$TMP/lose.c" && break
+	sleep 0.1
+done
+expect "force_handback" "$(wr "$DBG/force_handback" 1)" OK
+echo go >&"$go"
+exec {go}>&-
+toe_wait_pid 30 "$host" && toe_wait_pid 30 "$peer"
+check_err $? "the applications did not finish"
+expect "application" "$(tail -n 1 "$TMP/lose.c")" ECONNABORTED
+expect "peer" "$(cut -d' ' -f1 "$TMP/lose.s" | tail -n 1)" reset
+expect "handback errors" "$(( $(stat handback_errors) - e0 ))" 1
+expect "knob used up" "$(counter fail_handback_lose)" 0
+log_test "fail_handback_lose: bytes missing at handback reset the connection"
 
 expect "shrink the table to 1" "$(wr "$DBG/table_size" 1)" OK
 expect "conn_limit follows" "$(cat "/sys/class/toe/$TOE/conn_limit")" 1
