@@ -270,6 +270,24 @@ static int pollev(int fd, short events, int ms)
 	return ret < 0 ? -1 : ret ? pfd.revents : 0;
 }
 
+/* Wait up to MS until every one of EVENTS is reported; those of them seen
+ * last. poll() takes no socket lock, and POLLERR or POLLHUP end it early:
+ * the effects of a RST (sk_err, then the state and sk_shutdown) may show
+ * one at a time, so poll again until all are there.
+ */
+static int wait_events(int fd, short events, int ms)
+{
+	long end = now_ms() + ms;
+	int ev;
+
+	for (;;) {
+		ev = pollev(fd, events, end > now_ms() ? end - now_ms() : 0);
+		if (ev < 0 || (ev & events) == events || now_ms() >= end)
+			return ev < 0 ? ev : ev & events;
+		usleep(1000);
+	}
+}
+
 /* epoll_wait() for at most MS; the events of the one fd, 0 if none. */
 static int epev(int ep, int ms)
 {
@@ -1370,10 +1388,11 @@ TEST_F(diff, peer_reset)
 	self->pfd = -1;
 
 	EXPECT_EQ(POLLERR, pollev(self->cfd, 0, WAIT_MS) & POLLERR);
-	/* poll() takes no lock: it may run between tcp_done()'s state
-	 * change and its sk_shutdown update. Wait for the RST's last effect.
+	/* poll() takes no lock: it may run between the RST's sk_err and
+	 * tcp_done()'s sk_shutdown update (any wakeup in between, such as
+	 * a transmitted frame freed, shows it). Wait for the last effect.
 	 */
-	EXPECT_EQ(POLLRDHUP, pollev(self->cfd, POLLRDHUP, WAIT_MS) & POLLRDHUP);
+	EXPECT_EQ(POLLRDHUP, wait_events(self->cfd, POLLRDHUP, WAIT_MS));
 	EXPECT_EQ(EV_IN | EV_OUT | POLLRDHUP | POLLERR | POLLHUP,
 		  pollev(self->cfd, EV_ALL, 0));
 	EXPECT_EQ(1000, precv(self->cfd, DOWN, &self->down_rx, 2000, 0));
