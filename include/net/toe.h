@@ -434,6 +434,7 @@ void *toe_sk_drv(const struct sock *sk);
 int toe_sk_rcv(struct sock *sk, struct sk_buff *skb, u32 seq);
 void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt,
 		       u32 snd_wnd);
+u32 toe_sk_path_mss(const struct sock *sk);
 void toe_sk_request_handback(struct sock *sk, enum toe_handback_reason reason);
 int toe_sk_handback(struct sock *sk, enum toe_handback_reason reason);
 bool toe_sk_offloaded(const struct sock *sk);

@@ -263,6 +263,27 @@ void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt, u32 snd_wnd)
 }
 EXPORT_SYMBOL_NS_GPL(toe_sk_snd_update, TOE);
 
+/**
+ * toe_sk_path_mss() - the segment size the path allows an offloaded socket
+ * @sk: an offloaded socket
+ *
+ * Path MTU discovery stays Linux's: ICMP "fragmentation needed" and
+ * "packet too big" reach Linux TCP, which lowers the socket's MSS
+ * (tcp_v4_mtu_reduced(), tcp_v6_mtu_reduced()) even while the engine
+ * carries the connection; 6.1 has no hook there to tell the engine. A
+ * lower path MTU loses every full-size segment, so an engine reads this
+ * when its retransmission timer expires and sends smaller segments from
+ * then on.
+ *
+ * Context: any.
+ * Return: the MSS in bytes, payload only, as &toe_tcp_state.mss.
+ */
+u32 toe_sk_path_mss(const struct sock *sk)
+{
+	return READ_ONCE(tcp_sk(sk)->mss_cache);
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_path_mss, TOE);
+
 static bool toe_sk_writeable(const struct sock *sk)
 {
 	return sk_wmem_alloc_get(sk) < READ_ONCE(sk->sk_sndbuf);
@@ -630,7 +651,9 @@ static void toe_close(struct sock *sk, long timeout)
 }
 
 /* Linux TCP's deferred work (timers that found the socket owned, TSQ)
- * belongs to the software data path, which is idle while offloaded.
+ * belongs to the software data path, which is idle while offloaded. A
+ * path MTU drop is the exception: it updates the MSS the engine reads
+ * (toe_sk_path_mss()).
  */
 static void toe_release_cb(struct sock *sk)
 {
@@ -651,6 +674,8 @@ static void toe_release_cb(struct sock *sk)
 		nflags = flags & ~TOE_DEFERRED_ALL;
 	} while (cmpxchg(&sk->sk_tsq_flags, flags, nflags) != flags);
 
+	if (flags & TCPF_MTU_REDUCED_DEFERRED)
+		inet_csk(sk)->icsk_af_ops->mtu_reduced(sk);
 	/* Whoever set a deferred bit took a socket reference with it. */
 	for (refs = hweight_long(flags & TOE_DEFERRED_ALL); refs; refs--)
 		__sock_put(sk);

@@ -209,6 +209,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->fast_retrans, &toesim_counter_fops);
 	debugfs_create_file_unsafe("rto", 0444, sd->ddir,
 				   &sd->hw->rto, &toesim_counter_fops);
+	debugfs_create_file_unsafe("mss_drops", 0444, sd->ddir,
+				   &sd->hw->mss_drops, &toesim_counter_fops);
 	debugfs_create_file_unsafe("ooo", 0444, sd->ddir,
 				   &sd->hw->ooo, &toesim_counter_fops);
 	debugfs_create_file_unsafe("challenge_acks", 0444, sd->ddir,

@@ -859,6 +859,21 @@ static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 
 /* ---- timers and host requests ------------------------------------------- */
 
+/* Path MTU discovery is the host's: after a timeout, take the MSS it
+ * allows now. A path whose MTU dropped loses every full-size segment, so
+ * the timeout is when it shows.
+ */
+static void toesim_path_mss(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 mss = conn->hw->host_ops->path_mss(conn->host);
+
+	if (mss >= TCP_MIN_MSS && mss < tcb->mss) {
+		tcb->mss = mss;
+		atomic64_inc(&conn->hw->mss_drops);
+	}
+}
+
 static void toesim_timers(struct toesim_conn *conn)
 {
 	struct toesim_tcb *tcb = &conn->tcb;
@@ -876,6 +891,7 @@ static void toesim_timers(struct toesim_conn *conn)
 
 			tcb->stats.rto++;
 			atomic64_inc(&conn->hw->rto);
+			toesim_path_mss(conn);
 			tcb->ssthresh = max(flight / 2, 2U * tcb->mss);
 			tcb->cwnd = tcb->mss;
 			tcb->in_recovery = false;

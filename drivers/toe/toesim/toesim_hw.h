@@ -125,6 +125,8 @@ enum toesim_remove_reason {
  * @request_remove: the engine wants the connection handed back (a FIN or
  *	RST arrived, or an error); the host calls toesim_hw_conn_remove()
  *	later, in process context
+ * @path_mss: the MSS the path allows now (path MTU discovery is the
+ *	host's); read after a retransmission timeout
  *
  * Called from the engine thread, without engine locks held.
  */
@@ -134,6 +136,7 @@ struct toesim_host_ops {
 	void	(*snd_update)(void *host, u32 snd_una, u32 snd_nxt,
 			      u32 snd_wnd);
 	void	(*request_remove)(void *host, enum toesim_remove_reason why);
+	u32	(*path_mss)(void *host);
 };
 
 /**
@@ -192,6 +195,7 @@ struct toesim_conn_params {
  * @retrans: segments sent again (any cause)
  * @fast_retrans: fast retransmissions (three duplicate ACKs)
  * @rto: retransmission timeouts
+ * @mss_drops: connections that took a lower MSS from the host (path MTU)
  * @ooo: segments queued out of order
  * @challenge_acks: RFC 5961 challenge ACKs sent
  * @paws_drops: segments dropped by PAWS
@@ -233,6 +237,7 @@ struct toesim_hw {
 	atomic64_t		retrans;
 	atomic64_t		fast_retrans;
 	atomic64_t		rto;
+	atomic64_t		mss_drops;
 	atomic64_t		ooo;
 	atomic64_t		challenge_acks;
 	atomic64_t		paws_drops;

@@ -61,11 +61,17 @@ static void toesim_host_request_remove(void *host,
 				TOE_HB_ERROR);
 }
 
+static u32 toesim_host_path_mss(void *host)
+{
+	return toe_sk_path_mss(host);
+}
+
 static const struct toesim_host_ops toesim_host_ops = {
 	.deliver	= toesim_host_deliver,
 	.rcv_space	= toesim_host_rcv_space,
 	.snd_update	= toesim_host_snd_update,
 	.request_remove	= toesim_host_request_remove,
+	.path_mss	= toesim_host_path_mss,
 };
 
 /* ---- toedev_ops ---------------------------------------------------------- */
