@@ -11,6 +11,9 @@
  *                              size takes slots out of service (-EBUSY
  *                              if more are in use)
  *     rx_frames, tx_frames, ...  the engine's counters
+ *     engine_cpu               the CPU the engine thread runs on, -1 for
+ *                              any (the "NIC processor"); -EINVAL for a
+ *                              CPU not online
  *     profile                  1 starts measuring the engine's cost per
  *                              received frame from zero, 0 stops
  *     prof_ns, prof_frames     what was measured: the cost of a frame is
@@ -36,6 +39,7 @@
 
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
+#include <linux/fs.h>
 #include <linux/kernel.h>
 
 #include "toesim.h"
@@ -140,6 +144,38 @@ static int toesim_fail_device_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(toesim_fail_device_fops, NULL,
 			 toesim_fail_device_set, "%llu\n");
 
+static ssize_t toesim_cpu_read(struct file *file, char __user *ubuf,
+			       size_t count, loff_t *ppos)
+{
+	struct toesim_hw *hw = file->private_data;
+	char buf[16];
+	int len;
+
+	len = scnprintf(buf, sizeof(buf), "%d\n", READ_ONCE(hw->cpu));
+	return simple_read_from_buffer(ubuf, count, ppos, buf, len);
+}
+
+static ssize_t toesim_cpu_write(struct file *file, const char __user *ubuf,
+				size_t count, loff_t *ppos)
+{
+	struct toesim_hw *hw = file->private_data;
+	int cpu, err;
+
+	err = kstrtoint_from_user(ubuf, count, 10, &cpu);
+	if (!err)
+		err = toesim_engine_set_cpu(hw, cpu);
+	return err ?: count;
+}
+
+/* Signed, which DEFINE_DEBUGFS_ATTRIBUTE() is not on 6.1. */
+static const struct file_operations toesim_cpu_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.read	= toesim_cpu_read,
+	.write	= toesim_cpu_write,
+	.llseek	= default_llseek,
+};
+
 static int toesim_profile_get(void *data, u64 *val)
 {
 	struct toesim_hw *hw = data;
@@ -229,6 +265,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->fault_drop, &toesim_fault_fops);
 	debugfs_create_file_unsafe("fail_connect", 0644, sd->ddir,
 				   &sd->hw->fault_connect, &toesim_fault_fops);
+	debugfs_create_file("engine_cpu", 0644, sd->ddir, sd->hw,
+			    &toesim_cpu_fops);
 	debugfs_create_file_unsafe("fail_handback_lose", 0644, sd->ddir,
 				   &sd->hw->fault_hb_lose, &toesim_fault_fops);
 	debugfs_create_file_unsafe("stall_ms", 0644, sd->ddir, sd->hw,

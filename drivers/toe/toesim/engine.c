@@ -1284,6 +1284,36 @@ int toesim_engine_start(struct toesim_hw *hw, struct net_device *port)
 }
 
 /**
+ * toesim_engine_set_cpu() - bind the engine thread to a CPU
+ * @hw: the instance
+ * @cpu: an online CPU, or -1 for any
+ *
+ * Takes effect at once if the engine runs, and at every later start.
+ *
+ * Context: process; may sleep; takes RTNL.
+ * Return: 0, or -EINVAL for a CPU that is neither -1 nor online.
+ */
+int toesim_engine_set_cpu(struct toesim_hw *hw, int cpu)
+{
+	int err = 0;
+
+	if (cpu < -1 || cpu >= (int)nr_cpu_ids)
+		return -EINVAL;
+	rtnl_lock();
+	if (cpu >= 0 && !cpu_online(cpu)) {
+		err = -EINVAL;
+	} else {
+		WRITE_ONCE(hw->cpu, cpu);
+		if (hw->thread)
+			err = set_cpus_allowed_ptr(hw->thread, cpu >= 0 ?
+						   cpumask_of(cpu) :
+						   cpu_possible_mask);
+	}
+	rtnl_unlock();
+	return err;
+}
+
+/**
  * toesim_engine_stop() - detach the engine from its port and stop it
  * @hw: the instance, its table empty
  *

@@ -175,7 +175,8 @@ struct toesim_conn_params {
  * @port: the device the engine works on; set at start, RTNL
  * @host_ops: the host's callbacks; constant
  * @thread: the engine thread while started; RTNL
- * @cpu: CPU the engine thread is bound to, -1 for any; set before start
+ * @cpu: CPU the engine thread is bound to, -1 for any; written under RTNL
+ *	(toesim_engine_set_cpu()), READ_ONCE() elsewhere
  * @rxq: frames for the engine thread; its own lock
  * @work_lock: protects @work; taken from any context
  * @work: connections with events for the engine thread
@@ -278,8 +279,9 @@ void toesim_hw_neigh_update(struct toesim_hw *hw, int family, const void *addr,
 void toesim_hw_remove_all(struct toesim_hw *hw, enum toesim_remove_reason why);
 int toesim_hw_remove_port(struct toesim_hw *hw, u16 port);
 
-/* engine.c, for hw.c */
+/* engine.c, for hw.c (and debugfs.c: toesim_engine_set_cpu()) */
 int toesim_engine_start(struct toesim_hw *hw, struct net_device *port);
+int toesim_engine_set_cpu(struct toesim_hw *hw, int cpu);
 void toesim_engine_stop(struct toesim_hw *hw);
 u32 toesim_hw_table_size(const struct toesim_hw *hw);
 int toesim_hw_table_shrink(struct toesim_hw *hw, u32 size);

@@ -235,6 +235,40 @@ expect "state" "$(cat "/sys/class/toe/$name1/state")" down
 expect "opens/closes" "$(sim 1 opens)/$(sim 1 closes)" 1/1
 log_test "enable and disable start and stop the engine once each"
 
+# --- the engine's CPU -------------------------------------------------------------
+
+# allowed NAME: the CPUs the engine thread NAME may run on.
+allowed() {
+	local pid
+
+	pid=$(pgrep -x "$1" | head -n 1)
+	[ -n "$pid" ] && awk '/^Cpus_allowed_list:/ { print $2 }' "/proc/$pid/status"
+}
+last=$(($(nproc) - 1))
+expect_writes "$NSA" \
+	"/sys/class/toe/$name1/enabled" 1 OK \
+	"$SIM/1/engine_cpu" "$last" OK
+expect "engine_cpu" "$(sim 1 engine_cpu)" "$last"
+expect "running thread's CPUs" "$(allowed toesim/va)" "$last"
+expect_writes "$NSA" \
+	"$SIM/1/engine_cpu" -1 OK \
+	"$SIM/1/engine_cpu" -2 EINVAL \
+	"$SIM/1/engine_cpu" $((last + 1)) EINVAL \
+	"$SIM/1/engine_cpu" 100000 EINVAL \
+	"$SIM/1/engine_cpu" x EINVAL
+expect "engine_cpu after bad values" "$(sim 1 engine_cpu)" -1
+expect "unbound thread's CPUs" "$(allowed toesim/va)" "$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/1/status)"
+# Set while stopped: the next start binds the new thread.
+expect_writes "$NSA" \
+	"/sys/class/toe/$name1/enabled" 0 OK \
+	"$SIM/1/engine_cpu" 0 OK \
+	"/sys/class/toe/$name1/enabled" 1 OK
+expect "restarted thread's CPUs" "$(allowed toesim/va)" 0
+expect_writes "$NSA" \
+	"$SIM/1/engine_cpu" -1 OK \
+	"/sys/class/toe/$name1/enabled" 0 OK
+log_test "engine_cpu binds the engine thread, running or not; bad CPUs refused"
+
 # --- two drivers coexist ----------------------------------------------------------
 
 expect_writes "$NSA" \
