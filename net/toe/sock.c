@@ -715,6 +715,12 @@ static int toe_build_protos(struct sock *sk)
 	p->sendpage	= toe_sendpage;
 	p->recvmsg	= toe_recvmsg;
 	p->release_cb	= toe_release_cb;
+#ifdef CONFIG_BPF_SYSCALL
+	/* A sockmap would swap in tcp_bpf's proto, built from tcp_prot,
+	 * behind the engine's back: refuse, as for a socket with no such op.
+	 */
+	p->psock_update_sk_prot = NULL;
+#endif
 
 	*o = *sk->sk_socket->ops;
 	o->poll			= toe_poll;

@@ -252,6 +252,80 @@ tc -n "$H" qdisc del dev vh root
 tc -n "$P" qdisc del dev vp root
 log_test "1% duplication, 20 ms RTT, 100 Mbit/s: intact"
 
+# --- sockmap: not behind the engine's back ------------------------------------
+
+# A BPF sockmap replaces a socket's proto with its own, built from Linux
+# TCP's: on an offloaded socket that would unhook the engine. Adding one is
+# refused while offloaded; a software socket is accepted, and a socket in a
+# sockmap is not offloaded. The refused socket keeps working.
+SOCKMAP='
+import ctypes, errno, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+NR_BPF, MAP_CREATE, MAP_UPDATE, SOCKMAP = 321, 0, 2, 15
+
+class Create(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_uint32), ("key", ctypes.c_uint32),
+                ("value", ctypes.c_uint32), ("max", ctypes.c_uint32),
+                ("rest", ctypes.c_char * 112)]
+
+class Update(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_uint32), ("pad", ctypes.c_uint32),
+                ("key", ctypes.c_uint64), ("value", ctypes.c_uint64),
+                ("flags", ctypes.c_uint64)]
+
+def name(e):
+    # Python names 95 ENOTSUP; the kernel returns it as EOPNOTSUPP.
+    return "EOPNOTSUPP" if e == errno.EOPNOTSUPP else errno.errorcode[e]
+
+def err():
+    return name(ctypes.get_errno())
+
+def add(mfd, k, s):
+    key, val = ctypes.c_uint32(k), ctypes.c_uint32(s.fileno())
+    u = Update(mfd, 0, ctypes.addressof(key), ctypes.addressof(val), 0)
+    return "OK" if libc.syscall(NR_BPF, MAP_UPDATE, ctypes.byref(u),
+                                ctypes.sizeof(u)) == 0 else err()
+
+def ulp(s):
+    try:
+        s.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+        return "OK"
+    except OSError as e:
+        return name(e.errno)
+
+c = Create(SOCKMAP, 4, 4, 2)
+mfd = libc.syscall(NR_BPF, MAP_CREATE, ctypes.byref(c), ctypes.sizeof(c))
+if mfd < 0:
+    print("SKIP", err())
+    sys.exit(0)
+addr = (sys.argv[1], int(sys.argv[2]))
+a, b = socket.create_connection(addr), socket.create_connection(addr)
+r = [ulp(a), add(mfd, 0, a), add(mfd, 1, b), ulp(b)]
+a.sendall(b"x" * 1000)
+a.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    d = a.recv(4096)
+    if not d:
+        break
+    got += d
+r.append(str(len(got)))
+print(" ".join(r))
+'
+ip netns exec "$P" python3 "$(dirname "$0")/toe_many.py" server 5040 > /dev/null 2>&1 &
+defer kill $!
+toe_wait_listen "$P" 5040 || fail "the echo server did not start"
+res=$(timeout 60 ip netns exec "$H" python3 -c "$SOCKMAP" 10.73.0.2 5040 2>&1)
+case $res in
+SKIP*)
+	echo "# no sockmap here ($res): skipped" ;;
+*)
+	expect_sockmap="OK EOPNOTSUPP OK EOPNOTSUPP 1000"
+	[ "$res" = "$expect_sockmap" ]
+	check_err $? "ulp/sockmap/sockmap/ulp/echoed: got '$res', want '$expect_sockmap'"
+	log_test "sockmap: refused while offloaded, and its sockets not offloaded" ;;
+esac
+
 # --- table full: the connection stays in software ------------------------------
 
 del_instance
