@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build (or reuse) the OpenTOE debug kernel: Debian's linux-source-6.1 with
-# OpenTOE integrated in tree (scripts/intree.sh) and the debugging options
-# of scripts/debug.config (KASAN, lockdep, kmemleak, ...) merged onto
-# allnoconfig.
+# Build (or reuse) an OpenTOE in-tree kernel: Debian's linux-source-6.1
+# with OpenTOE integrated (scripts/intree.sh) and scripts/kernel-base.config
+# plus the flavour's fragment, scripts/<flavour>.config, merged onto
+# allnoconfig. Flavours:
 #
-# Usage: scripts/debug-kernel.sh [--key | --cached | --force]
+#   debug       (default) KASAN, lockdep, kmemleak, ...: the CI lane
+#   perf        CONFIG_TOE=y, no debugging: make bench, in-tree idle cost
+#   perf-notoe  the same without CONFIG_TOE: its baseline
+#
+# Usage: scripts/debug-kernel.sh [--flavour F] [--key | --cached | --force]
 #
 #   (none)    build unless a result for the current key is cached; print
 #               KERNEL=<bzImage>  MODULES=<dir holding lib/modules/<rel>>
@@ -16,13 +20,14 @@
 #   --cached  print the paths if the current key is cached, else exit 1
 #   --force   rebuild even if the key is cached
 #
-# The result lives outside the clone, in $TOE_CACHE/debug-kernel/<key>/,
-# where <key> hashes debug.config, patches/, the kernel sources of this
-# repository (net/toe, drivers/toe, include/net/toe*.h) and the version of
-# the linux-source package. The build tree, $TOE_CACHE/debug-build/<tree>/,
-# is keyed by the linux-source version and patches/ only: a change to our
-# sources re-copies just the changed files into it, a change to
-# debug.config re-runs Kconfig, and make rebuilds only what they touch.
+# The result lives outside the clone, in $TOE_CACHE/<flavour>-kernel/<key>/,
+# where <key> hashes the two fragments, patches/, the kernel sources of
+# this repository (net/toe, drivers/toe, include/net/toe*.h) and the
+# version of the linux-source package. The build tree,
+# $TOE_CACHE/<debug|perf>-build/<tree>/ (the perf flavours share one), is
+# keyed by the linux-source version and patches/ only: a change to our
+# sources re-copies just the changed files into it, a change to a fragment
+# re-runs Kconfig, and make rebuilds only what they touch.
 #
 # Environment: TOE_CACHE (default /var/cache/opentoe), TOE_KSRC (the
 # pristine unpacked linux-source-6.1, default /var/tmp/opentoe/...),
@@ -33,7 +38,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${TOE_CACHE:-/var/cache/opentoe}
 KSRC=${TOE_KSRC:-/var/tmp/opentoe/linux-source-6.1}
-FRAG=$TOP/scripts/debug.config
+BASE=$TOP/scripts/kernel-base.config
 JOBS=${JOBS:-$(nproc)}
 KEEP=3	# results and build trees kept in the cache
 
@@ -46,17 +51,32 @@ say() {
 }
 
 mode=build
-case ${1:-} in
-'') ;;
---key) mode=key ;;
---cached) mode=cached ;;
---force) mode=force ;;
--h | --help)
-	sed -n '3,/^$/s/^# \{0,1\}//p' "$0"
-	exit 0
-	;;
-*) die "unknown option $1 (see --help)" ;;
+flavour=debug
+while [ $# -gt 0 ]; do
+	case $1 in
+	--flavour)
+		[ $# -ge 2 ] || die "--flavour needs a name"
+		flavour=$2
+		shift
+		;;
+	--key) mode=key ;;
+	--cached) mode=cached ;;
+	--force) mode=force ;;
+	-h | --help)
+		sed -n '3,/^$/s/^# \{0,1\}//p' "$0"
+		exit 0
+		;;
+	*) die "unknown option $1 (see --help)" ;;
+	esac
+	shift
+done
+case $flavour in
+debug | perf | perf-notoe) ;;
+*) die "unknown flavour $flavour (debug, perf, perf-notoe)" ;;
 esac
+FRAG=$TOP/scripts/$flavour.config
+# The perf flavours differ in one symbol: one build tree serves both.
+group=${flavour%%-*}
 
 if [ ! -f "$KSRC/Makefile" ]; then
 	"$TOP/scripts/deps.sh" >&2 || die "cannot install or unpack linux-source-6.1"
@@ -92,12 +112,13 @@ tree_key=$(
 key=$(
 	{
 		echo "$tree_key"
-		hash_files "$FRAG" "${src_inputs[@]}" "$TOP/scripts/debug-kernel.sh" "$TOP/scripts/intree.sh"
+		hash_files "$BASE" "$FRAG" "${src_inputs[@]}" "$TOP/scripts/debug-kernel.sh" \
+			"$TOP/scripts/intree.sh"
 	} | sha256sum | cut -c1-16
 )
 
-RESULT=$CACHE/debug-kernel/$key
-BTREE=$CACHE/debug-build/$tree_key
+RESULT=$CACHE/$flavour-kernel/$key
+BTREE=$CACHE/$group-build/$tree_key
 
 print_result() {
 	echo "KERNEL=$RESULT/vmlinuz"
@@ -117,12 +138,12 @@ cached)
 	;;
 esac
 
-mkdir -p "$CACHE/debug-kernel" "$CACHE/debug-build"
+mkdir -p "$CACHE/$flavour-kernel" "$CACHE/$group-build"
 
 # One build at a time: CI, `make test-debug` and a developer may race.
 exec 9>"$CACHE/debug-kernel.lock"
 if ! flock -n 9; then
-	say "waiting for another debug kernel build to finish"
+	say "waiting for another kernel build to finish"
 	flock 9
 fi
 
@@ -157,15 +178,16 @@ fi
 touch "$BTREE"
 
 {
-	echo "=== $(date -u '+%F %T') debug-kernel $key (tree $tree_key)"
+	echo "=== $(date -u '+%F %T') $flavour kernel $key (tree $tree_key)"
 } >>"$LOG"
 
 "$TOP/scripts/intree.sh" "$BTREE" >>"$LOG" 2>&1 ||
 	die "scripts/intree.sh failed on $BTREE; see $LOG"
 
-# allnoconfig + debug.config. Re-run every time: our Kconfig files may have
-# changed, and an unchanged .config does not make kbuild rebuild anything.
-merge_out=$(cd "$BTREE" && scripts/kconfig/merge_config.sh -n "$FRAG" 2>&1) || {
+# allnoconfig + the fragments. Re-run every time: our Kconfig files may
+# have changed, and an unchanged .config does not make kbuild rebuild
+# anything.
+merge_out=$(cd "$BTREE" && scripts/kconfig/merge_config.sh -n "$BASE" "$FRAG" 2>&1) || {
 	echo "$merge_out" >>"$LOG"
 	die "merge_config.sh failed; see $LOG"
 }
@@ -173,7 +195,7 @@ echo "$merge_out" >>"$LOG"
 # merge_config.sh only warns when a requested value did not make it.
 if grep -q '^Value requested for' <<<"$merge_out"; then
 	grep -A3 '^Value requested for' <<<"$merge_out" >&2
-	die "scripts/debug.config asks for values Kconfig did not accept (missing dependencies?)"
+	die "the $flavour fragments ask for values Kconfig did not accept (missing dependencies?)"
 fi
 
 say "building in $BTREE (make -j$JOBS, nice 10; log: $LOG)"
@@ -202,10 +224,10 @@ mv "$stage" "$RESULT"
 echo "=== built $rel in $((end - start))s" >>"$LOG"
 say "built $rel in $((end - start))s"
 
-prune "$CACHE/debug-kernel"
-prune "$CACHE/debug-build"
+prune "$CACHE/$flavour-kernel"
+prune "$CACHE/$group-build"
 # Logs of pruned trees.
-for l in "$CACHE"/debug-build/*.log; do
+for l in "$CACHE/$group"-build/*.log; do
 	[ -d "${l%.log}" ] || rm -f "$l"
 done
 
