@@ -14,6 +14,12 @@
 # Environment: BENCH_QUICK=1 fewer runs and smaller sizes; BENCH_RUNS=N;
 # BENCH_SCALE="1000 10000 100000" the scale sizes; BENCH_ONLY="stream rr
 # conn scale idle" a subset.
+#
+# The in-tree idle cost takes one boot per sample, so scripts/bench.sh
+# runs it: it boots the perf and perf-notoe kernels in turn, each with
+#   BENCH_INTREE=<flavour> bench.py OUTDIR/intree/<flavour>-<run>
+# and then, on the host, bench.py --merge-intree OUTDIR adds the figures
+# to OUTDIR/results.json.
 # See Documentation/networking/toe-bench.rst for what each figure means.
 
 import json
@@ -62,6 +68,8 @@ TARGETS = {
                    "what": "engine cost per frame at the largest size / at 1k"},
     "idle": {"op": ">=", "value": 0.99,
              "what": "native throughput, modules loaded / not loaded"},
+    "idle_intree": {"op": ">=", "value": 0.99,
+                    "what": "native figures, CONFIG_TOE=y (no device) / =n"},
 }
 
 results = {"meta": {}, "targets": TARGETS, "sizes": SIZES, "metrics": [],
@@ -138,9 +146,21 @@ def loaded(name):
         return any(line.split()[0] == name for line in f)
 
 
+def builtin(name):
+    """Built into the kernel (in-tree CONFIG_TOE=y): never (un)loaded.
+
+    A built-in without parameters has no /sys/module entry; the core
+    shows itself by /proc/net/toe.
+    """
+    if loaded(name):
+        return False
+    return (os.path.isdir(f"/sys/module/{name}") or
+            (name == "toe" and os.path.isdir("/proc/net/toe")))
+
+
 def load():
     for m in ("toe", "toesim"):
-        if not loaded(m):
+        if not loaded(m) and not builtin(m):
             sh(f"busybox insmod {mod_path(m)}")
 
 
@@ -519,8 +539,109 @@ def bench_scale(outdir):
         results["scale_reached"] = reached
 
 
+def native_sample():
+    """Native bulk send and connection rate, one sample each."""
+    r = client(stream_args(1, "send", False))
+    c = client(["conn", "-c", PADDR, "-p", str(PORT), "-n",
+                str(SIZES["conn_n"])])
+    return {"send_mbs": r["bytes"] / r["seconds"] / 1e6 if r else None,
+            "conn_per_s": c["established_per_s"] if c else None}
+
+
+def intree_sample(outdir):
+    """One boot of an in-tree kernel (flavour perf or perf-notoe).
+
+    "idle": nothing registered with the built-in core, the TCP hook's
+    static key off. "key_on" (perf only): a toesim device with automatic
+    offload on, so every connection goes through the hook and the policy,
+    and min_bytes out of reach, so none is offloaded.
+    """
+    flavour = os.environ["BENCH_INTREE"]
+    os.makedirs(outdir, exist_ok=True)
+    setup_net()
+    srv = Server(PORT)
+    out = {"flavour": flavour, "kernel": os.uname().release,
+           "toe_builtin": builtin("toe"), "idle": native_sample()}
+    if flavour == "perf":
+        load()
+        new_instance()
+        wr(f"/sys/class/toe/{TOE}/min_bytes", 1 << 62)
+        wr(f"/sys/class/toe/{TOE}/auto_offload", 1)
+        out["key_on"] = native_sample()
+        out["key_on"]["conns"] = int(rd(f"/sys/class/toe/{TOE}/conns"))
+        wr(f"/sys/class/toe/{TOE}/auto_offload", 0)
+        wr(f"/sys/class/toe/{TOE}/enabled", 0)
+        sh("echo 0 > /sys/bus/toesim/del_device", check=False)
+        unload()
+    srv.stop()
+    with open(os.path.join(outdir, "sample.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    log(f"in-tree {flavour}: {out}")
+    return 0
+
+
+def merge_intree(outdir):
+    """Add the in-tree samples (OUTDIR/intree/*/sample.json) to results."""
+    global results
+    path = os.path.join(outdir, "results.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            results = json.load(f)
+    results["targets"] = TARGETS
+    # Merging again replaces the in-tree figures.
+    results["metrics"] = [m for m in results["metrics"]
+                          if not m["name"].startswith("in-tree")]
+    samples = {"perf": {}, "perf-notoe": {}}
+    base = os.path.join(outdir, "intree")
+    for d in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        try:
+            with open(os.path.join(base, d, "sample.json")) as f:
+                s = json.load(f)
+        except (OSError, ValueError):
+            continue
+        samples[s["flavour"]][d.rsplit("-", 1)[1]] = s
+    runs = sorted(set(samples["perf"]) | set(samples["perf-notoe"]), key=int)
+    if not runs:
+        log("no in-tree samples")
+        return 1
+
+    def col(flavour, state, key):
+        return [samples[flavour].get(r, {}).get(state, {}).get(key)
+                for r in runs]
+
+    labels = ("CONFIG_TOE=n", "CONFIG_TOE=y")
+    metric("in-tree idle: native 1-stream send", "MB/s",
+           col("perf-notoe", "idle", "send_mbs"),
+           col("perf", "idle", "send_mbs"), labels=labels,
+           target="idle_intree")
+    metric("in-tree idle: native connections per second", "conn/s",
+           col("perf-notoe", "idle", "conn_per_s"),
+           col("perf", "idle", "conn_per_s"), labels=labels,
+           target="idle_intree")
+    metric("in-tree static key: connections per second, key off / on",
+           "conn/s", col("perf", "idle", "conn_per_s"),
+           col("perf", "key_on", "conn_per_s"), labels=("key_off", "key_on"))
+    offl = [c for c in col("perf", "key_on", "conns") if c]
+    if offl:
+        results["notes"].append(f"in-tree key on: {offl} connections "
+                                "offloaded; expected none")
+    results["meta"]["intree_runs"] = len(runs)
+    kernels = sorted({s["kernel"] for f in samples.values()
+                      for s in f.values()})
+    results["meta"]["intree_kernels"] = kernels
+    # Only the in-tree figures were asked for: describe them.
+    results["meta"].setdefault("kernel", " and ".join(kernels))
+    results["meta"].setdefault("runs", len(runs))
+    save(outdir)
+    return 0
+
+
 def main():
+    if sys.argv[1] == "--merge-intree":
+        return merge_intree(sys.argv[2])
     outdir = sys.argv[1]
+    if os.environ.get("BENCH_INTREE"):
+        return intree_sample(outdir)
     os.makedirs(outdir, exist_ok=True)
     results["meta"].update({
         "kernel": os.uname().release, "runs": RUNS, "quick": QUICK,
