@@ -59,13 +59,15 @@ clean:
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel.sh
 
-# KASAN and lockdep slow the data path about sixfold: a smaller transfer.
+# KASAN and lockdep slow the data path about sixfold: a smaller transfer,
+# fewer parallel connections.
 TOE_DEBUG_INTEGRITY_MB ?= 128
+TOE_DEBUG_CONNS ?= 200
 
 test-debug: deps
 	@env=$$($(TOP)/scripts/debug-kernel.sh) || exit 1; eval "$$env"; \
 	LANE=debug KERNEL=$$KERNEL MODULES=$$MODULES \
-	VM_ARGS="--env TOE_INTEGRITY_MB=$(TOE_DEBUG_INTEGRITY_MB)" \
+	VM_ARGS="--env TOE_INTEGRITY_MB=$(TOE_DEBUG_INTEGRITY_MB) --env TOE_OFFLOAD_CONNS=$(TOE_DEBUG_CONNS)" \
 	TOE_MODDIR=$$MODULES/lib/modules/$$KRELEASE/kernel \
 	$(TOP)/scripts/run-tests.sh
 

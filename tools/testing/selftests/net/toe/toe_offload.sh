@@ -190,7 +190,7 @@ log_test "peer MAC change mid-transfer reaches the engine, transfer intact"
 
 # --- many connections at once ------------------------------------------------------
 
-NCONN=${TOE_OFFLOAD_CONNS:-200}
+NCONN=${TOE_OFFLOAD_CONNS:-1000}
 ip netns exec "$P" python3 "$(dirname "$0")/toe_many.py" server 5050 > /dev/null 2>&1 &
 manysrv=$!
 defer kill "$manysrv"
