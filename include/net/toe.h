@@ -223,9 +223,12 @@ struct toe_handback {
  *	Context and locks: process; socket locked; must not sleep.
  *	Return value: 0, or a negative errno (the connection is then handed back).
  *
- * @recv: the application consumed @copied bytes of received data; the
- *	engine may open its receive window. Optional.
- *	Context and locks: process; socket locked; must not sleep.
+ * @recv: the application (or a kernel reader through read_sock())
+ *	consumed @copied bytes of received data; the engine may open its
+ *	receive window. Optional.
+ *	Context and locks: process with the socket locked, or softirq with
+ *	it bh-locked (a strparser reading from its data_ready callback);
+ *	must not sleep.
  *
  * @handback: stop carrying @sk's data path and fill @hb. The engine
  *	should first drain, for a bounded time (a few RTOs): send nothing

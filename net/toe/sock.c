@@ -554,6 +554,22 @@ static ssize_t toe_splice_read(struct socket *sock, loff_t *ppos,
 	return ret;
 }
 
+/* Kernel readers (strparser for KCM, nvme-tcp) take payload off the
+ * receive queue through read_sock(), with the socket owned or bh-locked:
+ * open the engine's window as recvmsg() does.
+ */
+static int toe_read_sock(struct sock *sk, read_descriptor_t *desc,
+			 sk_read_actor_t recv_actor)
+{
+	struct toe_sock *ts = toe_sk(sk);
+	int ret;
+
+	ret = ts->sk_ops->read_sock(sk, desc, recv_actor);
+	if (ret > 0 && toe_sk_offloaded(sk))
+		ts->tdev->ops->recv(ts->tdev, sk, ret);
+	return ret;
+}
+
 static __poll_t toe_poll(struct file *file, struct socket *sock,
 			 poll_table *wait)
 {
@@ -725,6 +741,7 @@ static int toe_build_protos(struct sock *sk)
 	*o = *sk->sk_socket->ops;
 	o->poll			= toe_poll;
 	o->splice_read		= toe_splice_read;
+	o->read_sock		= toe_read_sock;
 	o->sendmsg_locked	= toe_sock_sendmsg_locked;
 	o->sendpage_locked	= toe_sendpage_locked;
 

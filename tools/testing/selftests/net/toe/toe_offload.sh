@@ -326,6 +326,91 @@ SKIP*)
 	log_test "sockmap: refused while offloaded, and its sockets not offloaded" ;;
 esac
 
+# --- a kernel reader: KCM's strparser through read_sock() ------------------------
+
+# KCM reads its TCP socket with read_sock() from the socket's data_ready
+# callback, not with recvmsg(): the engine's window must open all the
+# same, or the transfer stalls once the receive buffer is full. The peer
+# sends 8 MB; each chunk that arrives is one KCM message (the parser
+# program returns skb->len); the bytes are compared by SHA-256.
+KCM='
+import ctypes, hashlib, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+NR_BPF, PROG_LOAD, SOCKET_FILTER = 321, 5, 1
+AF_KCM, SIOCKCMATTACH, N = 41, 0x89E0, int(sys.argv[3])
+
+class Load(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_uint32), ("cnt", ctypes.c_uint32),
+                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
+                ("rest", ctypes.c_char * 112)]
+
+try:
+    k = socket.socket(AF_KCM, socket.SOCK_DGRAM, 0)
+except OSError as e:
+    print("SKIP no AF_KCM:", e)
+    sys.exit(0)
+# r0 = skb->len; exit
+prog = ctypes.create_string_buffer(struct.pack("<BBhiBBhi", 0x61, 0x10, 0, 0,
+                                               0x95, 0, 0, 0), 16)
+lic = ctypes.create_string_buffer(b"GPL")
+a = Load(SOCKET_FILTER, 2, ctypes.addressof(prog), ctypes.addressof(lic))
+pfd = libc.syscall(NR_BPF, PROG_LOAD, ctypes.byref(a), ctypes.sizeof(a))
+if pfd < 0:
+    print("SKIP no BPF program:", ctypes.get_errno())
+    sys.exit(0)
+t = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+t.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+import fcntl
+fcntl.ioctl(k.fileno(), SIOCKCMATTACH, struct.pack("ii", t.fileno(), pfd))
+t.send(b"go")
+k.settimeout(60)
+h, got = hashlib.sha256(), 0
+try:
+    while got < N:
+        m = k.recv(1 << 20)
+        h.update(m)
+        got += len(m)
+except socket.timeout:
+    pass
+print(got, h.hexdigest())
+'
+KCM_PEER='
+import hashlib, os, socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", int(sys.argv[1])))
+ls.listen(1)
+print("listening", flush=True)
+c, _ = ls.accept()
+c.recv(2)
+h, n, N = hashlib.sha256(), 0, int(sys.argv[2])
+while n < N:
+    b = os.urandom(min(65536, N - n))
+    c.sendall(b)
+    h.update(b)
+    n += len(b)
+print(n, h.hexdigest(), flush=True)
+c.recv(1)
+'
+modprobe kcm 2> /dev/null
+KCM_BYTES=$((8 * 1024 * 1024))
+ip netns exec "$P" timeout 120 python3 -c "$KCM_PEER" 5041 "$KCM_BYTES" \
+	> "$TMP/kcm.s" 2>&1 &
+kcmpeer=$!
+toe_wait_listen "$P" 5041 || fail "the KCM peer did not start"
+res=$(timeout 100 ip netns exec "$H" python3 -c "$KCM" 10.73.0.2 5041 "$KCM_BYTES" 2>&1)
+kill "$kcmpeer" 2> /dev/null
+wait "$kcmpeer" 2> /dev/null
+case $res in
+SKIP*)
+	echo "# $res: skipped" ;;
+*)
+	want=$(tail -n 1 "$TMP/kcm.s")
+	[ "$res" = "$want" ]
+	check_err $? "KCM read '$res', the peer sent '$want'"
+	log_test "KCM reads an offloaded socket through read_sock(): 8 MB intact" ;;
+esac
+
 # --- table full: the connection stays in software ------------------------------
 
 del_instance
