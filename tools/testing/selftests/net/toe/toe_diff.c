@@ -55,6 +55,7 @@
 #define ST_FIN_WAIT2	5
 #define ST_CLOSE	7
 #define ST_CLOSE_WAIT	8
+#define ST_TIME_WAIT	6
 
 #define UP	1	/* the stream from us to the peer */
 #define DOWN	2	/* the stream from the peer to us */
@@ -331,6 +332,57 @@ static int wait_state(int fd, int state, int ms)
 	while ((st = tcp_state(fd)) != state && now_ms() < end)
 		usleep(2000);
 	return st;
+}
+
+/* The state of the connection from local port LPORT to remote port RPORT
+ * in /proc/net/tcp (or tcp6): it outlives the socket, in TIME_WAIT. -1 if
+ * there is no such line.
+ */
+static int proc_state(int family, int lport, int rport)
+{
+	FILE *f = fopen(family == AF_INET6 ? "/proc/net/tcp6" : "/proc/net/tcp",
+			"r");
+	unsigned int lp, rp, st;
+	char line[512];
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x",
+			   &lp, &rp, &st) == 3 &&
+		    (int)lp == lport && (int)rp == rport) {
+			ret = st;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Wait up to MS for proc_state() to read STATE; the last value read. */
+static int wait_proc_state(int family, int lport, int rport, int state,
+			   int ms)
+{
+	long end = now_ms() + ms;
+	int st;
+
+	while ((st = proc_state(family, lport, rport)) != state &&
+	       now_ms() < end)
+		usleep(2000);
+	return st;
+}
+
+static int sock_port(int fd, bool peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len))
+		return -1;
+	return ntohs(ss.ss_family == AF_INET6 ?
+		     ((struct sockaddr_in6 *)&ss)->sin6_port :
+		     ((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* Send from FD to PEER, which does not read, until the send buffer stays
@@ -1322,6 +1374,32 @@ TEST_F(diff, close_clean)
 	EXPECT_EQ(30000, recv_all(self->pfd, UP, &self->up_rx, 30000, WAIT_MS));
 	EXPECT_EQ(EV_IN, pollev(self->pfd, EV_IN, WAIT_MS));
 	EXPECT_EQ(0, precv(self->pfd, UP, &self->up_rx, 100, 0));
+}
+
+/* Closing first after data both ways: our end of the connection stays in
+ * TIME_WAIT once the peer has closed too, as without offload (teardown is
+ * Linux TCP's).
+ */
+TEST_F(diff, time_wait)
+{
+	int lport = sock_port(self->cfd, false);
+	int rport = sock_port(self->cfd, true);
+
+	ASSERT_EQ(1000, psend(self->cfd, UP, &self->up_tx, 1000, 0));
+	ASSERT_EQ(1000, psend(self->pfd, DOWN, &self->down_tx, 1000, 0));
+	EXPECT_EQ(1000, recv_all(self->pfd, UP, &self->up_rx, 1000, WAIT_MS));
+	EXPECT_EQ(1000, recv_all(self->cfd, DOWN, &self->down_rx, 1000, WAIT_MS));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+	EXPECT_EQ(ST_ESTABLISHED, proc_state(variant->family, lport, rport));
+
+	EXPECT_EQ(0, close(self->cfd));
+	self->cfd = -1;
+	EXPECT_EQ(EV_IN, pollev(self->pfd, EV_IN, WAIT_MS));
+	EXPECT_EQ(0, precv(self->pfd, UP, &self->up_rx, 100, 0));
+	EXPECT_EQ(0, close(self->pfd));
+	self->pfd = -1;
+	EXPECT_EQ(ST_TIME_WAIT, wait_proc_state(variant->family, lport, rport,
+						ST_TIME_WAIT, WAIT_MS));
 }
 
 /* SO_LINGER with a zero timeout: close() sends a reset. */
