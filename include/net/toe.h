@@ -158,6 +158,27 @@ struct toe_handover {
 };
 
 /**
+ * struct toe_tcp_timing - an engine's congestion and timing state
+ * @srtt_us: smoothed round-trip time, microseconds; 0 before a sample
+ * @rttvar_us: round-trip time variation, microseconds
+ * @rto_ms: retransmission timeout, milliseconds
+ * @cwnd: congestion window, bytes
+ * @ssthresh: slow start threshold, bytes; U32_MAX for none yet
+ * @retrans: segments sent again since the handover
+ *
+ * Reported with toe_sk_timing_update(), so that TCP_INFO and ss show the
+ * engine's view and Linux TCP starts from it at handback.
+ */
+struct toe_tcp_timing {
+	u32	srtt_us;
+	u32	rttvar_us;
+	u32	rto_ms;
+	u32	cwnd;
+	u32	ssthresh;
+	u32	retrans;
+};
+
+/**
  * struct toe_handback - what an engine returns at handback
  * @st: the engine's view of the connection
  * @unacked: payload skbs (skb->data at the first byte) the engine still
@@ -438,6 +459,7 @@ int toe_sk_rcv(struct sock *sk, struct sk_buff *skb, u32 seq);
 void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt,
 		       u32 snd_wnd);
 u32 toe_sk_path_mss(const struct sock *sk);
+void toe_sk_timing_update(struct sock *sk, const struct toe_tcp_timing *tm);
 void toe_sk_request_handback(struct sock *sk, enum toe_handback_reason reason);
 int toe_sk_handback(struct sock *sk, enum toe_handback_reason reason);
 bool toe_sk_offloaded(const struct sock *sk);

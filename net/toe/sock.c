@@ -264,6 +264,43 @@ void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt, u32 snd_wnd)
 EXPORT_SYMBOL_NS_GPL(toe_sk_snd_update, TOE);
 
 /**
+ * toe_sk_timing_update() - report an engine's timing and congestion state
+ * @sk: an offloaded socket
+ * @tm: the engine's view
+ *
+ * The round-trip estimate, RTO, slow start threshold and retransmission
+ * count go into the tcp_sock, where TCP_INFO and inet_diag (ss -ti) read
+ * them and where Linux TCP starts from at handback. The congestion
+ * window cannot: Linux TCP's is held at 0 while offloaded (see
+ * toe_adopt_tx()); getsockopt(TCP_INFO) reports the engine's instead.
+ *
+ * Context: any; calls for one socket must not run concurrently.
+ */
+void toe_sk_timing_update(struct sock *sk, const struct toe_tcp_timing *tm)
+{
+	struct inet_connection_sock *icsk = inet_csk(sk);
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct toe_sock *ts = toe_sk(sk);
+	u32 mss = max_t(u32, READ_ONCE(tp->mss_cache), 1);
+	unsigned long rto;
+
+	if (tm->srtt_us) {
+		/* Linux keeps them scaled: srtt << 3, mdev and rttvar << 2. */
+		WRITE_ONCE(tp->srtt_us, min_t(u32, tm->srtt_us, U32_MAX >> 3) << 3);
+		WRITE_ONCE(tp->mdev_us, min_t(u32, tm->rttvar_us, U32_MAX >> 2) << 2);
+		WRITE_ONCE(tp->rttvar_us, tp->mdev_us);
+	}
+	rto = clamp_t(unsigned long, msecs_to_jiffies(tm->rto_ms), TCP_RTO_MIN,
+		      TCP_RTO_MAX);
+	WRITE_ONCE(icsk->icsk_rto, rto);
+	WRITE_ONCE(tp->snd_ssthresh, tm->ssthresh >= TCP_INFINITE_SSTHRESH ?
+		   TCP_INFINITE_SSTHRESH : tm->ssthresh / mss);
+	WRITE_ONCE(ts->eng_cwnd, DIV_ROUND_UP(tm->cwnd, mss));
+	WRITE_ONCE(tp->total_retrans, ts->retrans_base + tm->retrans);
+}
+EXPORT_SYMBOL_NS_GPL(toe_sk_timing_update, TOE);
+
+/**
  * toe_sk_path_mss() - the segment size the path allows an offloaded socket
  * @sk: an offloaded socket
  *
@@ -625,6 +662,28 @@ static bool toe_sockopt_ok(int level, int optname)
 	return false;
 }
 
+/* TCP_INFO reads Linux TCP's congestion window, held at 0 while
+ * offloaded: report the engine's.
+ */
+static int toe_getsockopt(struct sock *sk, int level, int optname,
+			  char __user *optval, int __user *optlen)
+{
+	struct toe_sock *ts = toe_sk(sk);
+	struct tcp_info __user *ti = (struct tcp_info __user *)optval;
+	int err, len;
+
+	err = ts->sk_proto->getsockopt(sk, level, optname, optval, optlen);
+	if (err || level != SOL_TCP || optname != TCP_INFO ||
+	    !toe_sk_offloaded(sk))
+		return err;
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len >= (int)offsetofend(struct tcp_info, tcpi_snd_cwnd) &&
+	    put_user(READ_ONCE(ts->eng_cwnd), &ti->tcpi_snd_cwnd))
+		return -EFAULT;
+	return 0;
+}
+
 static int toe_setsockopt(struct sock *sk, int level, int optname,
 			  sockptr_t optval, unsigned int optlen)
 {
@@ -727,6 +786,7 @@ static int toe_build_protos(struct sock *sk)
 	p->disconnect	= toe_disconnect;
 	p->shutdown	= toe_shutdown;
 	p->setsockopt	= toe_setsockopt;
+	p->getsockopt	= toe_getsockopt;
 	p->sendmsg	= toe_sendmsg;
 	p->sendpage	= toe_sendpage;
 	p->recvmsg	= toe_recvmsg;
@@ -1002,6 +1062,8 @@ int toe_sk_handover(struct sock *sk)
 	 * its transmit path shut (see toe_adopt_tx()).
 	 */
 	ts->snd_cwnd = tcp_snd_cwnd(tp);
+	ts->eng_cwnd = ts->snd_cwnd;
+	ts->retrans_base = tp->total_retrans;
 	tp->snd_cwnd = 0;
 	inet_csk_clear_xmit_timer(sk, ICSK_TIME_DACK);
 	inet_csk(sk)->icsk_ack.pending = 0;

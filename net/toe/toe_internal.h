@@ -47,6 +47,9 @@ enum {
  * @tx_work: gives the engine bytes Linux TCP queued after the handover
  * @snd_cwnd: Linux TCP's congestion window before the handover; its own
  *	is held at 0 meanwhile, so that it transmits nothing; socket lock
+ * @eng_cwnd: the engine's congestion window in segments, for TCP_INFO;
+ *	toe_sk_timing_update(), READ_ONCE()
+ * @retrans_base: Linux TCP's total_retrans at the handover
  * @flags: TOE_SK_* bits
  * @hb_reason: reason of the requested handback
  * @rcv_wnd: Linux TCP's rcv_wnd at handover
@@ -79,6 +82,8 @@ struct toe_sock {
 	struct work_struct	hb_work;
 	struct work_struct	tx_work;
 	u32			snd_cwnd;
+	u32			eng_cwnd;
+	u32			retrans_base;
 	unsigned long		flags;
 	u8			hb_reason;
 	u32			rcv_wnd;

@@ -405,6 +405,22 @@ static void toesim_arm_rto(struct toesim_tcb *tcb)
 	tcb->rto_at = jiffies + msecs_to_jiffies(ms) ?: 1;
 }
 
+static void toesim_report_timing(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	struct toe_tcp_timing tm = {
+		.srtt_us	= tcb->srtt_us,
+		.rttvar_us	= tcb->rttvar_us,
+		.rto_ms		= min_t(u32, tcb->rto_ms << tcb->backoff,
+					 TOESIM_RTO_MAX_MS),
+		.cwnd		= tcb->cwnd,
+		.ssthresh	= tcb->ssthresh,
+		.retrans	= tcb->stats.retrans,
+	};
+
+	conn->hw->host_ops->timing(conn->host, &tm);
+}
+
 /* Send what the windows allow. */
 static void toesim_push(struct toesim_conn *conn)
 {
@@ -449,6 +465,7 @@ static void toesim_push(struct toesim_conn *conn)
 	}
 	conn->hw->host_ops->snd_update(conn->host, tcb->snd_una, tcb->snd_nxt,
 				       tcb->snd_wnd);
+	toesim_report_timing(conn);
 }
 
 static void toesim_retransmit_head(struct toesim_conn *conn)

@@ -127,6 +127,8 @@ enum toesim_remove_reason {
  *	later, in process context
  * @path_mss: the MSS the path allows now (path MTU discovery is the
  *	host's); read after a retransmission timeout
+ * @timing: the engine's RTT estimate, RTO and congestion state, after
+ *	each transmission round
  *
  * Called from the engine thread, without engine locks held.
  */
@@ -137,6 +139,7 @@ struct toesim_host_ops {
 			      u32 snd_wnd);
 	void	(*request_remove)(void *host, enum toesim_remove_reason why);
 	u32	(*path_mss)(void *host);
+	void	(*timing)(void *host, const struct toe_tcp_timing *tm);
 };
 
 /**

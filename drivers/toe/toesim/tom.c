@@ -66,12 +66,18 @@ static u32 toesim_host_path_mss(void *host)
 	return toe_sk_path_mss(host);
 }
 
+static void toesim_host_timing(void *host, const struct toe_tcp_timing *tm)
+{
+	toe_sk_timing_update(host, tm);
+}
+
 static const struct toesim_host_ops toesim_host_ops = {
 	.deliver	= toesim_host_deliver,
 	.rcv_space	= toesim_host_rcv_space,
 	.snd_update	= toesim_host_snd_update,
 	.request_remove	= toesim_host_request_remove,
 	.path_mss	= toesim_host_path_mss,
+	.timing		= toesim_host_timing,
 };
 
 /* ---- toedev_ops ---------------------------------------------------------- */
