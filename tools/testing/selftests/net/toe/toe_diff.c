@@ -1111,6 +1111,32 @@ TEST_F(diff, tcp_info)
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
 
+/* TCP_INFO: the timing fields, from whoever carries the data. */
+TEST_F(diff, tcp_info_timing)
+{
+	struct tcp_info ti = {};
+	socklen_t len = sizeof(ti);
+	pid_t pid;
+
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 1000000, 0);
+	EXPECT_EQ(1000000, send_all(self->cfd, UP, &self->up_tx, 1000000));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(0, wait_outq(self->cfd, 0, WAIT_MS));
+
+	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_INFO, &ti, &len));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+	/* A congestion window that lets data out, of at least the initial
+	 * ten segments after a megabyte acknowledged without loss.
+	 */
+	EXPECT_LE(10, ti.tcpi_snd_cwnd);
+	EXPECT_LT(0, ti.tcpi_rtt);
+	/* An RTO of at least the 200 ms minimum, and not backed off. */
+	EXPECT_LE(200000, ti.tcpi_rto);
+	EXPECT_GE(3000000, ti.tcpi_rto);
+	EXPECT_EQ(0, ti.tcpi_backoff);
+	EXPECT_GE(ti.tcpi_total_retrans, ti.tcpi_retrans);
+}
+
 /* Nothing sent yet: the send buffer is what the handshake made it. */
 TEST_F(diff, so_sndbuf)
 {
