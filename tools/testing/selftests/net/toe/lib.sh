@@ -245,6 +245,50 @@ toe_ns_create() {
 	ip -n "$1" link set lo up
 }
 
+# --- the usual topology: a host and a peer, a toesim instance on the host ---
+
+# toe_sim_prereq CMD...: root, the commands, and the modules toe and toesim.
+toe_sim_prereq() {
+	require_root
+	require_cmd "$@"
+	toe_mod_available toe || skip "module toe not found"
+	toe_mod_available toesim || skip "module toesim not found"
+}
+
+# toe_pair H P NET4 [NET6]: namespaces H and P joined by veth (vh in H, vp
+# in P), NET4.1/24 and NET4.2/24 on them, NET6::1/64 and NET6::2/64 if
+# given, both up.
+toe_pair() {
+	local h=$1 p=$2 net4=$3 net6=${4:-}
+
+	toe_ns_create "$h" && toe_ns_create "$p" &&
+		ip link add vh netns "$h" type veth peer name vp netns "$p" &&
+		ip -n "$h" addr add "$net4.1/24" dev vh &&
+		ip -n "$p" addr add "$net4.2/24" dev vp || return 1
+	if [ -n "$net6" ]; then
+		ip -n "$h" addr add "$net6::1/64" dev vh nodad &&
+			ip -n "$p" addr add "$net6::2/64" dev vp nodad || return 1
+	fi
+	ip -n "$h" link set vh up && ip -n "$p" link set vp up
+}
+
+# toe_sim_up NS DEV [TABLE_SIZE]: toesim instance 0 on DEV, looked up in
+# NS, deleted on exit; its toedev, named in TOE, enabled.
+toe_sim_up() {
+	nsenter --net="/run/netns/$1" sh -c \
+		"echo '0 $2 ${3:-}' > /sys/bus/toesim/new_device" || return 1
+	defer 'echo 0 > /sys/bus/toesim/del_device'
+	TOE=$(ls /sys/class/toe) && echo 1 > "/sys/class/toe/$TOE/enabled"
+}
+
+# toe_dev_stat NS NAME: column NAME of /proc/net/toe/devices in NS, for
+# the toedev $TOE.
+toe_dev_stat() {
+	nsenter --net="/run/netns/$1" awk -v k="$2" -v n="$TOE" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$1 == n { print $col[k] }' /proc/net/toe/devices
+}
+
 # toe_ping NS ADDR: one ping from NS (iputils or busybox).
 toe_ping() {
 	local ns=$1 addr=$2 six=

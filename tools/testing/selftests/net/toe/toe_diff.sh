@@ -12,10 +12,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-require_root
-require_cmd ip nsenter
-toe_mod_available toe || skip "module toe not found"
-toe_mod_available toesim || skip "module toesim not found"
+toe_sim_prereq ip nsenter
 
 BIN=${TOE_DIFF_BIN:-$(dirname "$0")/toe_diff}
 [ -x "$BIN" ] || skip "$BIN not built"
@@ -29,22 +26,9 @@ DBG=/sys/kernel/debug/toesim/0
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim
 
-toe_ns_create "$H"
-toe_ns_create "$P"
-ip link add vh netns "$H" type veth peer name vp netns "$P" ||
-	fail "cannot create the veth pair"
-ip -n "$H" addr add 10.74.0.1/24 dev vh
-ip -n "$P" addr add 10.74.0.2/24 dev vp
-ip -n "$H" addr add 2001:db8:74::1/64 dev vh nodad
-ip -n "$P" addr add 2001:db8:74::2/64 dev vp nodad
-ip -n "$H" link set vh up
-ip -n "$P" link set vp up
-
-nsenter --net="/run/netns/$H" sh -c "echo '0 vh' > /sys/bus/toesim/new_device" ||
-	fail "cannot create a toesim instance"
-defer 'echo 0 > /sys/bus/toesim/del_device'
-TOE=$(ls /sys/class/toe)
-echo 1 > "/sys/class/toe/$TOE/enabled" || fail "cannot enable $TOE"
+toe_pair "$H" "$P" 10.74.0 2001:db8:74 ||
+	fail "cannot create the namespaces and veth pair"
+toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
 [ -r "$DBG/rx_frames" ] || fail "no toesim counters under $DBG (debugfs)"
 { toe_ping "$H" 10.74.0.2 && toe_ping "$H" 2001:db8:74::2; } ||
 	fail "the peer does not answer"

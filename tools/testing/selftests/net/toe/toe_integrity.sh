@@ -10,10 +10,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-require_root
-require_cmd ip python3 nsenter
-toe_mod_available toe || skip "module toe not found"
-toe_mod_available toesim || skip "module toesim not found"
+toe_sim_prereq ip python3 nsenter
 
 XFER=$(dirname "$0")/toe_xfer.py
 H=toe-int-h-$$
@@ -27,29 +24,15 @@ BYTES=$((${TOE_INTEGRITY_MB:-1024} * 1024 * 1024))
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim
 
-toe_ns_create "$H"
-toe_ns_create "$P"
-ip link add vh netns "$H" type veth peer name vp netns "$P" ||
-	fail "cannot create the veth pair"
-ip -n "$H" addr add 10.76.0.1/24 dev vh
-ip -n "$P" addr add 10.76.0.2/24 dev vp
-ip -n "$H" addr add 2001:db8:76::1/64 dev vh nodad
-ip -n "$P" addr add 2001:db8:76::2/64 dev vp nodad
-ip -n "$H" link set vh up
-ip -n "$P" link set vp up
-nsenter --net="/run/netns/$H" sh -c "echo '0 vh' > /sys/bus/toesim/new_device" ||
-	fail "cannot create a toesim instance"
-defer 'echo 0 > /sys/bus/toesim/del_device'
-TOE=$(ls /sys/class/toe)
-echo 1 > "/sys/class/toe/$TOE/enabled" || fail "cannot enable $TOE"
+toe_pair "$H" "$P" 10.76.0 2001:db8:76 ||
+	fail "cannot create the namespaces and veth pair"
+toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
 [ -w "$DBG/force_handback" ] || skip "no toesim debugfs (mount debugfs)"
 echo 1 > "/sys/class/toe/$TOE/auto_offload" || fail "cannot turn auto_offload on"
 echo $((1024 * 1024)) > "/sys/class/toe/$TOE/min_bytes"
 
 stat() {
-	nsenter --net="/run/netns/$H" awk -v k="$1" -v n="$TOE" '
-		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-		$1 == n { print $col[k] }' /proc/net/toe/devices
+	toe_dev_stat "$H" "$1"
 }
 
 # chaos PID: until PID ends, hand every connection back at random moments

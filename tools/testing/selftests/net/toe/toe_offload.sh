@@ -8,10 +8,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-require_root
-require_cmd ip python3 nsenter tcpdump tc
-toe_mod_available toe || skip "module toe not found"
-toe_mod_available toesim || skip "module toesim not found"
+toe_sim_prereq ip python3 nsenter tcpdump tc
 
 XFER=$(dirname "$0")/toe_xfer.py
 H=toe-off-h-$$
@@ -25,16 +22,8 @@ defer rm -rf "$TMP"
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim
 
-toe_ns_create "$H"
-toe_ns_create "$P"
-ip link add vh netns "$H" type veth peer name vp netns "$P" ||
-	fail "cannot create the veth pair"
-ip -n "$H" addr add 10.73.0.1/24 dev vh
-ip -n "$P" addr add 10.73.0.2/24 dev vp
-ip -n "$H" addr add 2001:db8:73::1/64 dev vh nodad
-ip -n "$P" addr add 2001:db8:73::2/64 dev vp nodad
-ip -n "$H" link set vh up
-ip -n "$P" link set vp up
+toe_pair "$H" "$P" 10.73.0 2001:db8:73 ||
+	fail "cannot create the namespaces and veth pair"
 
 # new_instance ARGS: toesim instance 0 on vh.
 new_instance() {

@@ -9,10 +9,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-require_root
-require_cmd ip python3 nsenter
-toe_mod_available toe || skip "module toe not found"
-toe_mod_available toesim || skip "module toesim not found"
+toe_sim_prereq ip python3 nsenter
 
 XFER=$(dirname "$0")/toe_xfer.py
 H=toe-pol-h-$$
@@ -26,29 +23,12 @@ SMALL=4096
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim
 
-toe_ns_create "$H"
-toe_ns_create "$P"
-ip link add vh netns "$H" type veth peer name vp netns "$P" ||
-	fail "cannot create the veth pair"
-ip -n "$H" addr add 10.74.0.1/24 dev vh
-ip -n "$P" addr add 10.74.0.2/24 dev vp
-ip -n "$H" link set vh up
-ip -n "$P" link set vp up
-
-new_instance() {
-	nsenter --net="/run/netns/$H" sh -c "echo '0 vh' > /sys/bus/toesim/new_device" &&
-		TOE=$(ls /sys/class/toe) &&
-		echo 1 > "/sys/class/toe/$TOE/enabled"
-}
-
-new_instance || fail "cannot create and enable a toesim instance"
-defer 'echo 0 > /sys/bus/toesim/del_device'
+toe_pair "$H" "$P" 10.74.0 || fail "cannot create the namespaces and veth pair"
+toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
 
 # stat NAME: a counter of the device from /proc/net/toe/devices.
 stat() {
-	nsenter --net="/run/netns/$H" awk -v k="$1" -v n="$TOE" '
-		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-		$1 == n { print $col[k] }' /proc/net/toe/devices
+	toe_dev_stat "$H" "$1"
 }
 
 # xfer NAME PORT CLIENT_BYTES SERVER_BYTES [client options]

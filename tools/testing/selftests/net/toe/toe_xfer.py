@@ -7,7 +7,7 @@
 # can compare them across the two ends.
 #
 #   toe_xfer.py server PORT [--v6] [--send BYTES] [--rate BYTES_PER_S]
-#                      [--hold SECS]
+#                      [--hold SECS] [--late-shutdown]
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
 #                      [--rate BYTES_PER_S] [--ulp-after BYTES]
 #
@@ -18,7 +18,8 @@
 # bytes queued and in flight. --hold SECS delays the first read and write,
 # on either side (a server that holds keeps the client's bytes queued).
 # --late-shutdown keeps the sending direction open until the peer's data
-# has all arrived, so the connection stays established meanwhile.
+# has all arrived, so the connection stays established meanwhile (on one
+# side only: two would wait for each other).
 
 import argparse
 import errno
@@ -117,7 +118,7 @@ def main():
         s, _ = ls.accept()
         if a.hold:
             time.sleep(a.hold)
-        run(s, a.send, out, rate=a.rate)
+        run(s, a.send, out, a.late_shutdown, a.rate)
     else:
         addr, port = a.args[0], int(a.args[1])
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
