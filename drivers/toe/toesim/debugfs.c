@@ -25,6 +25,8 @@
  *     fail_connect N           refuse the next N connections with -EIO
  *                              (they stay in software)
  *     stall_ms MS              stall the engine thread once, for MS ms
+ *     fail_rx_delay_ms MS      hold every received frame MS ms before the
+ *                              engine sees it, in order (0 stops)
  *     fail_handback_lose N     the next handback that gives bytes back
  *                              loses the last N of them (a driver bug:
  *                              the core resets the connection)
@@ -114,6 +116,26 @@ static int toesim_stall_get(void *data, u64 *val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(toesim_stall_fops, toesim_stall_get,
 			 toesim_stall_set, "%llu\n");
+
+static int toesim_rx_delay_set(void *data, u64 val)
+{
+	struct toesim_hw *hw = data;
+
+	if (val > 10000)
+		return -EINVAL;
+	WRITE_ONCE(hw->fault_rx_delay_ms, val);
+	/* The engine thread may be waiting for a frame to be due. */
+	wake_up(&hw->wait);
+	return 0;
+}
+
+static int toesim_rx_delay_get(void *data, u64 *val)
+{
+	*val = READ_ONCE(((struct toesim_hw *)data)->fault_rx_delay_ms);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_rx_delay_fops, toesim_rx_delay_get,
+			 toesim_rx_delay_set, "%llu\n");
 
 static int toesim_force_handback_set(void *data, u64 val)
 {
@@ -269,6 +291,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 			    &toesim_cpu_fops);
 	debugfs_create_file_unsafe("fail_handback_lose", 0644, sd->ddir,
 				   &sd->hw->fault_hb_lose, &toesim_fault_fops);
+	debugfs_create_file_unsafe("fail_rx_delay_ms", 0644, sd->ddir, sd->hw,
+				   &toesim_rx_delay_fops);
 	debugfs_create_file_unsafe("stall_ms", 0644, sd->ddir, sd->hw,
 				   &toesim_stall_fops);
 	debugfs_create_file_unsafe("force_handback", 0200, sd->ddir, sd->hw,

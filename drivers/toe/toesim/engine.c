@@ -50,6 +50,7 @@
 struct toesim_rx_cb {
 	struct toesim_conn *conn;
 	u64 cost_ns;	/* with hw->profile: time spent in the rx handler */
+	unsigned long at;	/* jiffies when it arrived */
 };
 
 #define TOESIM_RX_CB(skb) ((struct toesim_rx_cb *)(skb)->cb)
@@ -1062,6 +1063,15 @@ static void toesim_rcv_one(struct toesim_hw *hw, struct toesim_conn *conn,
 	atomic64_inc(&hw->prof_frames);
 }
 
+/* fail_rx_delay_ms: a received frame is held until it is due. */
+static bool toesim_rx_due(struct toesim_hw *hw, struct sk_buff *skb)
+{
+	u32 delay = READ_ONCE(hw->fault_rx_delay_ms);
+
+	return !delay || !time_before(jiffies, TOESIM_RX_CB(skb)->at +
+					       msecs_to_jiffies(delay));
+}
+
 static void toesim_run_rx(struct toesim_hw *hw)
 {
 	struct sk_buff_head q;
@@ -1070,7 +1080,14 @@ static void toesim_run_rx(struct toesim_hw *hw)
 
 	__skb_queue_head_init(&q);
 	spin_lock_bh(&hw->rxq.lock);
-	skb_queue_splice_init(&hw->rxq, &q);
+	if (!READ_ONCE(hw->fault_rx_delay_ms)) {
+		skb_queue_splice_init(&hw->rxq, &q);
+	} else {
+		while ((skb = skb_peek(&hw->rxq)) && toesim_rx_due(hw, skb)) {
+			__skb_unlink(skb, &hw->rxq);
+			__skb_queue_tail(&q, skb);
+		}
+	}
 	spin_unlock_bh(&hw->rxq.lock);
 
 	while ((skb = __skb_dequeue(&q))) {
@@ -1115,10 +1132,52 @@ static void toesim_run_work(struct toesim_hw *hw)
 	}
 }
 
+/* Jiffies until the first held frame is due (fail_rx_delay_ms), or
+ * MAX_SCHEDULE_TIMEOUT when nothing is held.
+ */
+static long toesim_rx_wait(struct toesim_hw *hw)
+{
+	u32 delay = READ_ONCE(hw->fault_rx_delay_ms);
+	unsigned long due = 0;
+	struct sk_buff *skb;
+	bool held;
+
+	if (!delay)
+		return MAX_SCHEDULE_TIMEOUT;
+	spin_lock_bh(&hw->rxq.lock);
+	skb = skb_peek(&hw->rxq);
+	held = skb && !toesim_rx_due(hw, skb);
+	if (held)
+		due = TOESIM_RX_CB(skb)->at + msecs_to_jiffies(delay);
+	spin_unlock_bh(&hw->rxq.lock);
+	return held ? max_t(long, due - jiffies, 1) : MAX_SCHEDULE_TIMEOUT;
+}
+
 static bool toesim_has_work(struct toesim_hw *hw)
 {
-	return !skb_queue_empty_lockless(&hw->rxq) ||
-	       !list_empty_careful(&hw->work) || kthread_should_stop();
+	struct sk_buff *skb;
+	bool rx;
+
+	if (!READ_ONCE(hw->fault_rx_delay_ms)) {
+		rx = !skb_queue_empty_lockless(&hw->rxq);
+	} else {
+		spin_lock_bh(&hw->rxq.lock);
+		skb = skb_peek(&hw->rxq);
+		rx = skb && toesim_rx_due(hw, skb);
+		spin_unlock_bh(&hw->rxq.lock);
+	}
+	return rx || !list_empty_careful(&hw->work) || kthread_should_stop();
+}
+
+/* Wake the engine thread: work to do, a stall asked for, or, with nothing
+ * held (@timeo infinite), a frame that came in and is held: work out when
+ * it is due.
+ */
+static bool toesim_wake(struct toesim_hw *hw, long timeo)
+{
+	return toesim_has_work(hw) || READ_ONCE(hw->fault_stall_ms) ||
+	       (timeo == MAX_SCHEDULE_TIMEOUT &&
+		!skb_queue_empty_lockless(&hw->rxq));
 }
 
 static int toesim_thread(void *data)
@@ -1126,10 +1185,11 @@ static int toesim_thread(void *data)
 	struct toesim_hw *hw = data;
 
 	while (!kthread_should_stop()) {
+		long timeo = toesim_rx_wait(hw);
 		u32 stall;
 
-		wait_event_interruptible(hw->wait, toesim_has_work(hw) ||
-					 READ_ONCE(hw->fault_stall_ms));
+		wait_event_interruptible_timeout(hw->wait,
+						 toesim_wake(hw, timeo), timeo);
 		stall = xchg(&hw->fault_stall_ms, 0);
 		if (stall)
 			msleep(stall);
@@ -1261,6 +1321,7 @@ static rx_handler_result_t toesim_rx_handler(struct sk_buff **pskb)
 	skb_orphan(skb);
 	TOESIM_RX_CB(skb)->conn = conn;
 	TOESIM_RX_CB(skb)->cost_ns = t0 ? local_clock() - t0 : 0;
+	TOESIM_RX_CB(skb)->at = jiffies;
 	atomic64_inc(&hw->rx_frames);
 	skb_queue_tail(&hw->rxq, skb);
 	wake_up(&hw->wait);

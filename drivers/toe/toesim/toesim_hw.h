@@ -187,6 +187,8 @@ struct toesim_conn_params {
  * @fault_drop: fault injection: drop this many received frames
  * @fault_connect: fault injection: refuse this many connections
  * @fault_stall_ms: fault injection: stall the engine thread once
+ * @fault_rx_delay_ms: fault injection: hold every received frame this
+ *	long before the engine sees it (order kept); READ_ONCE()
  * @fault_hb_lose: fault injection: the next handback with bytes to give
  *	back loses this many of them off the end (a driver bug the core must
  *	catch)
@@ -231,6 +233,7 @@ struct toesim_hw {
 	atomic_t		fault_drop;
 	atomic_t		fault_connect;
 	u32			fault_stall_ms;
+	u32			fault_rx_delay_ms;
 	atomic_t		fault_hb_lose;
 	atomic64_t		rx_frames;
 	atomic64_t		rx_drops;

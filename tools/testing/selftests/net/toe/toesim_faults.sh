@@ -2,17 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # toesim's fault injection knobs (debugfs), each triggering its documented
-# reaction with no byte lost: frames dropped on receive, connections
-# refused, the engine stalled, every connection handed back by the
-# administrator, a device error, the table shrunk; bad values refused.
+# reaction with no byte lost: frames dropped or delayed on receive,
+# connections refused, the engine stalled, every connection handed back by
+# the administrator, a device error, the table shrunk; bad values refused.
 # And a driver bug: bytes lost at handback reset the connection.
 
 source "$(dirname "$0")/lib.sh"
 
-require_root
-require_cmd ip python3 nsenter
-toe_mod_available toe || skip "module toe not found"
-toe_mod_available toesim || skip "module toesim not found"
+toe_sim_prereq ip python3 nsenter
 
 XFER=$(dirname "$0")/toe_xfer.py
 H=toe-flt-h-$$
@@ -26,28 +23,15 @@ MB=$((1024 * 1024))
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim
 
-toe_ns_create "$H"
-toe_ns_create "$P"
-ip link add vh netns "$H" type veth peer name vp netns "$P" ||
-	fail "cannot create the veth pair"
-ip -n "$H" addr add 10.75.0.1/24 dev vh
-ip -n "$P" addr add 10.75.0.2/24 dev vp
-ip -n "$H" link set vh up
-ip -n "$P" link set vp up
-nsenter --net="/run/netns/$H" sh -c "echo '0 vh' > /sys/bus/toesim/new_device" ||
-	fail "cannot create a toesim instance"
-defer 'echo 0 > /sys/bus/toesim/del_device'
-TOE=$(ls /sys/class/toe)
-echo 1 > "/sys/class/toe/$TOE/enabled" || fail "cannot enable $TOE"
+toe_pair "$H" "$P" 10.75.0 || fail "cannot create the namespaces and veth pair"
+toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
 
 counter() {
 	cat "$DBG/$1"
 }
 
 stat() {
-	nsenter --net="/run/netns/$H" awk -v k="$1" -v n="$TOE" '
-		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-		$1 == n { print $col[k] }' /proc/net/toe/devices
+	toe_dev_stat "$H" "$1"
 }
 
 wr() {
@@ -103,6 +87,7 @@ during() {
 expect "fail_rx_drop -1" "$(wr "$DBG/fail_rx_drop" -1)" EINVAL
 expect "fail_connect 2^32" "$(wr "$DBG/fail_connect" 4294967296)" EINVAL
 expect "stall_ms 60000" "$(wr "$DBG/stall_ms" 60000)" EINVAL
+expect "fail_rx_delay_ms 10001" "$(wr "$DBG/fail_rx_delay_ms" 10001)" EINVAL
 expect "force_handback 2" "$(wr "$DBG/force_handback" 2)" EINVAL
 expect "fail_device 0" "$(wr "$DBG/fail_device" 0)" EINVAL
 expect "handback_port 0" "$(wr "$DBG/handback_port" 0)" EINVAL
@@ -133,6 +118,25 @@ during stall 5202 'echo 1500 > $DBG/stall_ms'
 check_xfer stall $((4 * MB))
 check_err $? "bytes differ after an engine stall"
 log_test "stall_ms: the engine stalls 1.5 s, intact"
+
+# rtt_ms PORT: the RTT ss shows for the connection to PORT, whole ms.
+rtt_ms() {
+	ip netns exec "$H" ss -tinH dport = ":$1" |
+		sed -n 's/.* rtt:\([0-9]*\).*/\1/p' | head -n 1
+}
+delayed() {
+	echo 100 > "$DBG/fail_rx_delay_ms"
+	sleep 2
+	rtt=$(rtt_ms 5207)
+	echo 0 > "$DBG/fail_rx_delay_ms"
+}
+during delay 5207 delayed
+check_xfer delay $((4 * MB))
+check_err $? "bytes differ after delayed frames"
+[ "${rtt:-0}" -ge 50 ]
+check_err $? "the engine's RTT while frames were held 100 ms: '${rtt}' ms"
+expect "delay off again" "$(counter fail_rx_delay_ms)" 0
+log_test "fail_rx_delay_ms: frames held 100 ms, the engine's RTT shows it, intact"
 
 b0=$(stat handbacks)
 during admin 5203 'echo 1 > $DBG/force_handback'
