@@ -6,10 +6,12 @@
 # with TCP_ULP "toe", and on all of them at once sends BYTES of its own and
 # reads the echo back, comparing SHA-256 per connection. It prints one
 # JSON line: connections, how many were offloaded, how many came back
-# intact.
+# intact. --auto leaves the offload to the automatic policy (no TCP_ULP);
+# --hold SECS waits that long after the connections are open before any
+# data moves.
 #
 #   toe_many.py server PORT
-#   toe_many.py client ADDR PORT N BYTES
+#   toe_many.py client ADDR PORT N BYTES [--auto] [--hold SECS]
 
 import hashlib
 import json
@@ -18,6 +20,7 @@ import selectors
 import socket
 import sys
 import threading
+import time
 
 TCP_ULP = 31
 
@@ -43,15 +46,16 @@ def serve(port):
         threading.Thread(target=echo, args=(s,), daemon=True).start()
 
 
-def client(addr, port, n, nbytes):
+def client(addr, port, n, nbytes, auto=False, hold=0):
     sel = selectors.DefaultSelector()
     conns = []
     offloaded = 0
     for i in range(n):
         s = socket.create_connection((addr, port))
         try:
-            s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"toe")
-            offloaded += 1
+            if not auto:
+                s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"toe")
+                offloaded += 1
         except OSError:
             pass
         s.setblocking(False)
@@ -61,6 +65,9 @@ def client(addr, port, n, nbytes):
         conns.append(st)
         sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, st)
 
+    if hold:
+        print("holding", flush=True)
+        time.sleep(hold)
     left = n
     while left:
         for key, ev in sel.select(timeout=60):
@@ -95,4 +102,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "server":
         serve(int(sys.argv[2]))
     else:
-        client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        hold = float(sys.argv[sys.argv.index("--hold") + 1]) \
+            if "--hold" in sys.argv else 0
+        client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+               "--auto" in sys.argv, hold)

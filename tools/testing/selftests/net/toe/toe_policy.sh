@@ -79,6 +79,31 @@ check_err $? "a connection below min_bytes was offloaded"
 echo 0 > "/sys/class/toe/$TOE/min_bytes"
 log_test "min_bytes: offloaded once the threshold passed, not before"
 
+# The table limited to 8: eight connections go to the engine, the ninth
+# stays in software, counted in table_full, and every one of them works.
+DBG=/sys/kernel/debug/toesim/0
+echo 8 > "$DBG/table_size"
+check_err $? "cannot limit the table to 8"
+t0=$(stat table_full)
+ip netns exec "$P" python3 "$(dirname "$0")/toe_many.py" server 5120 > /dev/null 2>&1 &
+defer kill $!
+toe_wait_listen "$P" 5120 || fail "the echo server did not start"
+ip netns exec "$H" timeout 120 python3 "$(dirname "$0")/toe_many.py" client \
+	10.74.0.2 5120 9 65536 --auto --hold 8 > "$TMP/table" 2>&1 &
+many=$!
+for ((i = 0; i < 70; i++)); do
+	[ "$(cat "/sys/class/toe/$TOE/conns")" = 8 ] && [ "$(stat table_full)" -gt "$t0" ] && break
+	sleep 0.1
+done
+conns=$(cat "/sys/class/toe/$TOE/conns")
+wait "$many"
+expect_many='{"connections": 9, "offloaded": 0, "intact": 9}'
+[ "$conns" = 8 ] && [ "$(stat table_full)" -gt "$t0" ] &&
+	[ "$(tail -n 1 "$TMP/table")" = "$expect_many" ]
+check_err $? "conns $conns (want 8), table_full $t0 -> $(stat table_full), $(tail -n 1 "$TMP/table")"
+# (The slots stay out of service: the tests below need one at a time.)
+log_test "table of 8: the ninth connection stays in software, counted, all intact"
+
 a0=$(stat handovers)
 xfer notoe 5103 $SMALL $((BIG / 4)) --notoe
 check_xfer notoe $SMALL $((BIG / 4))
