@@ -377,8 +377,8 @@ toe_bounded() {
 
 # toe_write FILE VALUE: write VALUE to FILE in one write(); prints OK or the
 # errno name (EINVAL, EBUSY, ...).
-toe_write() {
-	python3 -c '
+# TOE_WRITE_PY: the program, for callers that run it in another netns.
+TOE_WRITE_PY='
 import errno, os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY)
 try:
@@ -386,7 +386,9 @@ try:
     print("OK")
 except OSError as e:
     print(errno.errorcode[e.errno])
-' "$1" "$2"
+'
+toe_write() {
+	python3 -c "$TOE_WRITE_PY" "$1" "$2"
 }
 
 # toe_xfer_ok CLIENT_OUT SERVER_OUT CLIENT_BYTES SERVER_BYTES: the two ends

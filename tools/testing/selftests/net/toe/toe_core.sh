@@ -25,15 +25,7 @@ defer toe_unload toe_test
 # ttctl NS CMD: run a toe_test command from netns NS; prints OK or the
 # errno name. nsenter keeps the debugfs mount that ip netns exec hides.
 ttctl() {
-	nsenter --net="/run/netns/$1" python3 -c '
-import errno, os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY)
-try:
-    os.write(fd, sys.argv[2].encode())
-    print("OK")
-except OSError as e:
-    print(errno.errorcode[e.errno])
-' "$DBG/ctl" "$2"
+	nsenter --net="/run/netns/$1" python3 -c "$TOE_WRITE_PY" "$DBG/ctl" "$2"
 }
 
 # ev ID KEY: a value from toe_test's record of device ID.
