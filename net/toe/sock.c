@@ -457,6 +457,17 @@ static void toe_tx_work(struct work_struct *work)
 
 #define TOE_SEND_CHUNK	(64 * 1024)
 
+/* Socket-level options go to sock_setsockopt(), never through the proto,
+ * so they cannot hand back when set. An engine honours neither a pacing
+ * rate nor MSG_ZEROCOPY's completions: a socket that asked for one is not
+ * handed over, and goes back to Linux TCP at its next send.
+ */
+static bool toe_sk_sockopts_ok(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_max_pacing_rate) == ~0UL &&
+	       !sock_flag(sk, SOCK_ZEROCOPY);
+}
+
 static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
@@ -469,6 +480,8 @@ static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 	sock_owned_by_me(sk);
 	if (msg->msg_flags & MSG_OOB)
 		toe_sk_handback_locked(sk, TOE_HB_URGENT);
+	if (!toe_sk_sockopts_ok(sk))
+		toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
 	if (toe_sk_offloaded(sk) && toe_adopt_tx(sk))
 		toe_sk_handback_locked(sk, TOE_HB_ERROR);
 
@@ -1059,7 +1072,7 @@ int toe_sk_handover(struct sock *sk)
 	    !RB_EMPTY_ROOT(&tp->out_of_order_queue))
 		goto err_put;
 	err = -EOPNOTSUPP;
-	if (!tdev->ops->can_offload(tdev, sk))
+	if (!toe_sk_sockopts_ok(sk) || !tdev->ops->can_offload(tdev, sk))
 		goto err_put;
 
 	ts = toe_sk(sk);

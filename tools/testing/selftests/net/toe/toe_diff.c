@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/errqueue.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 
@@ -1228,6 +1229,57 @@ TEST_F(diff, sockopt_handback)
 	EXPECT_EQ(200000, recv_all(self->cfd, DOWN, &self->down_rx, 200000, WAIT_MS));
 	EXPECT_EQ(0, bg_wait(pid));
 	EXPECT_EQ(ST_ESTABLISHED, tcp_state(self->cfd));
+}
+
+/* A pacing rate, set at the socket level (sock_setsockopt(), which the
+ * proto never sees): the connection goes back to Linux TCP, which paces,
+ * at the next send, and carries on.
+ */
+TEST_F(diff, so_max_pacing_rate)
+{
+	unsigned int rate = 10 * 1000 * 1000;
+	pid_t pid;
+
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_MAX_PACING_RATE,
+				&rate, sizeof(rate)));
+	EXPECT_EQ((int)rate,
+		  sockopt_int(self->cfd, SOL_SOCKET, SO_MAX_PACING_RATE));
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 200000, 0);
+	EXPECT_EQ(200000, send_all(self->cfd, UP, &self->up_tx, 200000));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(false, toe_offloaded(self->cfd));
+	EXPECT_EQ(ST_ESTABLISHED, tcp_state(self->cfd));
+}
+
+/* MSG_ZEROCOPY: the completion arrives on the error queue, whoever sent. */
+TEST_F(diff, msg_zerocopy)
+{
+	struct sock_extended_err *ee;
+	char control[128];
+	struct msghdr msg = {
+		.msg_control = control, .msg_controllen = sizeof(control),
+	};
+	/* The kernel sends from these pages: they must outlive the send. */
+	static unsigned char buf[10000];
+	struct cmsghdr *cm;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_ZEROCOPY, 1));
+	pid = bg_recv(self->pfd, UP, &self->up_rx, sizeof(buf), 0);
+	pat_fill(buf, UP, self->up_tx, sizeof(buf));
+	EXPECT_EQ(sizeof(buf), send(self->cfd, buf, sizeof(buf),
+				    MSG_ZEROCOPY | MSG_NOSIGNAL));
+	self->up_tx += sizeof(buf);
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_EQ(POLLERR, pollev(self->cfd, 0, WAIT_MS) & POLLERR);
+	ASSERT_EQ(0, recvmsg(self->cfd, &msg, MSG_ERRQUEUE));
+	cm = CMSG_FIRSTHDR(&msg);
+	ASSERT_NE(NULL, cm);
+	ee = (struct sock_extended_err *)CMSG_DATA(cm);
+	EXPECT_EQ(SO_EE_ORIGIN_ZEROCOPY, ee->ee_origin);
+	EXPECT_EQ(0, ee->ee_errno);
+	EXPECT_EQ(false, toe_offloaded(self->cfd));
 }
 
 /* sendfile() from a memfd (sendpage underneath). */
