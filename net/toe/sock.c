@@ -321,6 +321,36 @@ u32 toe_sk_path_mss(const struct sock *sk)
 }
 EXPORT_SYMBOL_NS_GPL(toe_sk_path_mss, TOE);
 
+/* Linux TCP grows an unlocked send buffer with its congestion window
+ * (tcp_sndbuf_expand(), from its ACK processing); while offloaded, with the
+ * engine's window, when a writer comes. Same rule, same sizes, so the
+ * application sees the SO_SNDBUF it would see in software.
+ */
+static void toe_sndbuf_expand(struct sock *sk)
+{
+	const struct tcp_congestion_ops *ca = inet_csk(sk)->icsk_ca_ops;
+	const struct tcp_sock *tp = tcp_sk(sk);
+	u32 nr_segs;
+	int per_mss, sndmem;
+
+	if ((sk->sk_userlocks & SOCK_SNDBUF_LOCK) ||
+	    tcp_under_memory_pressure(sk) ||
+	    sk_memory_allocated(sk) >= sk_prot_mem_limits(sk, 0))
+		return;
+	per_mss = max_t(u32, tp->rx_opt.mss_clamp, tp->mss_cache) +
+		  MAX_TCP_HEADER +
+		  SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+	per_mss = roundup_pow_of_two(per_mss) +
+		  SKB_DATA_ALIGN(sizeof(struct sk_buff));
+	nr_segs = max_t(u32, TCP_INIT_CWND, READ_ONCE(toe_sk(sk)->eng_cwnd));
+	nr_segs = max_t(u32, nr_segs, tp->reordering + 1);
+	sndmem = (ca->sndbuf_expand ? ca->sndbuf_expand(sk) : 2) *
+		 nr_segs * per_mss;
+	if (sk->sk_sndbuf < sndmem)
+		WRITE_ONCE(sk->sk_sndbuf,
+			   min(sndmem, READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_wmem[2])));
+}
+
 static bool toe_sk_writeable(const struct sock *sk)
 {
 	return sk_wmem_alloc_get(sk) < READ_ONCE(sk->sk_sndbuf);
@@ -473,6 +503,7 @@ static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 			err = -EPIPE;
 			break;
 		}
+		toe_sndbuf_expand(sk);
 		if (!toe_sk_writeable(sk)) {
 			err = toe_wait_wmem(sk, &timeo);
 			if (err)
@@ -1084,9 +1115,6 @@ int toe_sk_handover(struct sock *sk)
 	tp->rcv_wup = tp->rcv_nxt;
 	ts->rcv_wnd = tp->rcv_wnd;
 	tp->rcv_wnd = max(tp->rcv_wnd, tp->window_clamp);
-	if (!(sk->sk_userlocks & SOCK_SNDBUF_LOCK))
-		WRITE_ONCE(sk->sk_sndbuf,
-			   max(sk->sk_sndbuf, READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_wmem[2])));
 
 	ts->use_write_queue = sock_flag(sk, SOCK_USE_WRITE_QUEUE);
 	ts->sk_write_space = sk->sk_write_space;
