@@ -125,16 +125,22 @@ rtt_ms() {
 		sed -n 's/.* rtt:\([0-9]*\).*/\1/p' | head -n 1
 }
 delayed() {
+	local i
+
 	echo 100 > "$DBG/fail_rx_delay_ms"
-	sleep 2
-	rtt=$(rtt_ms 5207)
+	for ((i = 0; i < 50; i++)); do
+		sleep 0.1
+		rtt=$(rtt_ms 5207)
+		[ "${rtt:-0}" -ge 50 ] && break
+	done
+	[ "${rtt:-0}" -ge 50 ] || sstin=$(ip netns exec "$H" ss -tin 2>&1)
 	echo 0 > "$DBG/fail_rx_delay_ms"
 }
 during delay 5207 delayed
 check_xfer delay $((4 * MB))
 check_err $? "bytes differ after delayed frames"
 [ "${rtt:-0}" -ge 50 ]
-check_err $? "the engine's RTT while frames were held 100 ms: '${rtt}' ms"
+check_err $? "the engine's RTT while frames were held 100 ms: '${rtt}' ms; ss: ${sstin:-}"
 expect "delay off again" "$(counter fail_rx_delay_ms)" 0
 log_test "fail_rx_delay_ms: frames held 100 ms, the engine's RTT shows it, intact"
 
@@ -195,14 +201,21 @@ log_test "fail_device: every connection back without a drain, intact"
 # resets the connection: the peer gets a RST, the application
 # ECONNABORTED, and the device counts a handback error.
 LOSE_PEER='
-import socket, sys, time
+import os, socket, sys, time
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+# A small, fixed window: what the host writes stays queued in the engine
+# however slowly it writes.
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 ls.bind(("0.0.0.0", int(sys.argv[1])))
 ls.listen(1)
 print("listening", flush=True)
 c, _ = ls.accept()
-time.sleep(6)
+# Read only once the test says so (after the handback), however slow the
+# guest: a peer that reads early would take the bytes the engine holds.
+end = time.time() + 120
+while not os.path.exists(sys.argv[2]) and time.time() < end:
+    time.sleep(0.1)
 n = 0
 try:
     while True:
@@ -236,7 +249,7 @@ except OSError as e:
 '
 e0=$(stat handback_errors)
 expect "fail_handback_lose 1000" "$(wr "$DBG/fail_handback_lose" 1000)" OK
-ip netns exec "$P" python3 -c "$LOSE_PEER" 5216 > "$TMP/lose.s" 2>&1 &
+ip netns exec "$P" python3 -c "$LOSE_PEER" 5216 "$TMP/lose.read" > "$TMP/lose.s" 2>&1 &
 peer=$!
 toe_wait_listen "$P" 5216
 mkfifo "$TMP/lose.in"
@@ -248,12 +261,23 @@ for ((i = 0; i < 100; i++)); do
 	grep -q stuck "$TMP/lose.c" && break
 	sleep 0.1
 done
+nsenter --net="/run/netns/$H" grep -q ":5216 $TOE offloaded " /proc/net/toe/connections
+check_err $? "the connection was not offloaded when its writer stopped"
+ip netns exec "$H" ss -tinH dport = :5216 > "$TMP/lose.ss" 2>&1
 expect "force_handback" "$(wr "$DBG/force_handback" 1)" OK
+# The handback runs from a workqueue: let it finish before the read.
+for ((i = 0; i < 100; i++)); do
+	[ "$(stat handback_errors)" != "$e0" ] && break
+	sleep 0.1
+done
 echo go >&"$go"
 exec {go}>&-
-toe_wait_pid 30 "$host" && toe_wait_pid 30 "$peer"
-check_err $? "the applications did not finish"
+toe_wait_pid 30 "$host"
+touch "$TMP/lose.read"
+toe_wait_pid 30 "$peer"
+check_err $? "the peer did not finish"
 expect "application" "$(tail -n 1 "$TMP/lose.c")" ECONNABORTED
+[ "$RET" = 0 ] || { cat "$TMP/lose.c" "$TMP/lose.ss"; toe_diag "$H"; } >&"$TOE_STDOUT"
 expect "peer" "$(cut -d' ' -f1 "$TMP/lose.s" | tail -n 1)" reset
 expect "handback errors" "$(( $(stat handback_errors) - e0 ))" 1
 expect "knob used up" "$(counter fail_handback_lose)" 0
