@@ -49,7 +49,8 @@ enum {
  *	is held at 0 meanwhile, so that it transmits nothing; socket lock
  * @eng_cwnd: the engine's congestion window in segments, for TCP_INFO;
  *	toe_sk_timing_update(), READ_ONCE()
- * @retrans_base: Linux TCP's total_retrans at the handover
+ * @retrans_base: Linux TCP's total_retrans at the handover; written under
+ *	the socket lock before the engine gets the connection, read-only after
  * @flags: TOE_SK_* bits
  * @hb_reason: reason of the requested handback
  * @rcv_wnd: Linux TCP's rcv_wnd at handover
