@@ -1109,6 +1109,12 @@ int toe_sk_handover(struct sock *sk)
 	ts->eng_cwnd = ts->snd_cwnd;
 	ts->retrans_base = tp->total_retrans;
 	tp->snd_cwnd = 0;
+	/* A writer already in tcp_sendmsg() queues its first skb as soon as
+	 * we release the socket; tcp_skb_entail() restarts an idle window
+	 * (tcp_slow_start_after_idle_check()), which must not find Linux TCP
+	 * idle for longer than an RTO with that window at 0.
+	 */
+	tp->lsndtime = tcp_jiffies32;
 	inet_csk_clear_xmit_timer(sk, ICSK_TIME_DACK);
 	inet_csk(sk)->icsk_ack.pending = 0;
 	inet_csk_delete_keepalive_timer(sk);
@@ -1164,6 +1170,8 @@ static int toe_requeue_upto(struct sock *sk, struct sk_buff_head *unacked,
 			return -ENOMEM;
 		vec.iov_base = skb->data + (tp->write_seq - seq);
 		vec.iov_len = stop - tp->write_seq;
+		/* Not idle: see toe_sk_handover() on the window at 0. */
+		tp->lsndtime = tcp_jiffies32;
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_flags = MSG_DONTWAIT;
 		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &vec, 1, vec.iov_len);

@@ -1119,15 +1119,15 @@ TEST_F(diff, tcp_info_timing)
 	socklen_t len = sizeof(ti);
 	pid_t pid;
 
-	pid = bg_recv(self->pfd, UP, &self->up_rx, 1000000, 0);
-	EXPECT_EQ(1000000, send_all(self->cfd, UP, &self->up_tx, 1000000));
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 4000000, 0);
+	EXPECT_EQ(4000000, send_all(self->cfd, UP, &self->up_tx, 4000000));
 	EXPECT_EQ(0, bg_wait(pid));
 	EXPECT_EQ(0, wait_outq(self->cfd, 0, WAIT_MS));
 
 	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_INFO, &ti, &len));
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 	/* A congestion window that lets data out, of at least the initial
-	 * ten segments after a megabyte acknowledged without loss.
+	 * ten segments after four megabytes acknowledged.
 	 */
 	EXPECT_LE(10, ti.tcpi_snd_cwnd);
 	EXPECT_LT(0, ti.tcpi_rtt);
@@ -1136,8 +1136,17 @@ TEST_F(diff, tcp_info_timing)
 	EXPECT_GE(3000000, ti.tcpi_rto);
 	EXPECT_EQ(0, ti.tcpi_backoff);
 	EXPECT_GE(ti.tcpi_total_retrans, ti.tcpi_retrans);
-	/* The send buffer grew with the window, as autotuning does. */
-	EXPECT_LT(self->sndbuf0, sockopt_int(self->cfd, SOL_SOCKET, SO_SNDBUF));
+	/* The send buffer grows with the window, as autotuning does, once
+	 * the window is larger than the initial buffer holds (some 60
+	 * segments). An early loss or HyStart can keep the window smaller.
+	 */
+	if (ti.tcpi_snd_cwnd >= 64) {
+		EXPECT_LT(self->sndbuf0,
+			  sockopt_int(self->cfd, SOL_SOCKET, SO_SNDBUF));
+	} else {
+		TH_LOG("window of %u segments: the send buffer need not grow",
+		       ti.tcpi_snd_cwnd);
+	}
 }
 
 /* Nothing sent yet: the send buffer is what the handshake made it. */
