@@ -400,6 +400,73 @@ SKIP*)
 	log_test "KCM reads an offloaded socket through read_sock(): 8 MB intact" ;;
 esac
 
+# --- a writer blocked in Linux TCP: no handover under it -----------------------
+
+# A writer asleep in Linux TCP's sendmsg, waiting for send buffer while
+# the peer's window is closed, would wake up inside Linux TCP and queue
+# bytes behind the engine: TCP_ULP "toe" fails with EAGAIN meanwhile, and
+# goes through once the writer is done. The peer reads everything, before
+# and after the handover; SHA-256 on both sides.
+BLOCKED='
+import errno, hashlib, os, socket, sys, threading, time
+N = int(sys.argv[3])
+data = os.urandom(N)
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+t = threading.Thread(target=c.sendall, args=(data,))
+t.start()
+time.sleep(2)
+try:
+    c.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+    r = "offloaded"
+except OSError as e:
+    r = errno.errorcode[e.errno]
+open(sys.argv[4], "w").close()
+t.join(60)
+if t.is_alive():
+    print("writer still blocked")
+    sys.exit(1)
+c.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+c.sendall(data)
+c.shutdown(socket.SHUT_WR)
+c.recv(1)
+print(r, 2 * N, hashlib.sha256(data + data).hexdigest())
+'
+BLOCKED_PEER='
+import hashlib, os, socket, sys, time
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+ls.bind(("0.0.0.0", int(sys.argv[1])))
+ls.listen(1)
+print("listening", flush=True)
+c, _ = ls.accept()
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+h, n = hashlib.sha256(), 0
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+print(n, h.hexdigest(), flush=True)
+c.close()
+'
+hb0=$(toe_dev_stat "$H" handovers)
+ip netns exec "$P" timeout 120 python3 -c "$BLOCKED_PEER" 5042 "$TMP/blocked.go" \
+	> "$TMP/blocked.s" 2>&1 &
+blockedpeer=$!
+toe_wait_listen "$P" 5042 || fail "the peer did not start"
+res=$(timeout 100 ip netns exec "$H" python3 -c "$BLOCKED" 10.73.0.2 5042 \
+	$((4 * 1024 * 1024)) "$TMP/blocked.go" 2>&1)
+wait "$blockedpeer"
+want="EAGAIN $(tail -n 1 "$TMP/blocked.s")"
+[ "$res" = "$want" ]
+check_err $? "the writer says '$res', want '$want'"
+[ "$(toe_dev_stat "$H" handovers)" = $((hb0 + 1)) ]
+check_err $? "handovers: $hb0 before, $(toe_dev_stat "$H" handovers) after, want one more"
+log_test "a writer blocked in Linux TCP: TCP_ULP EAGAIN until it is done, 8 MB intact"
+
 # --- table full: the connection stays in software ------------------------------
 
 del_instance
