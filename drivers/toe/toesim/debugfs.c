@@ -265,6 +265,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->retrans, &toesim_counter_fops);
 	debugfs_create_file_unsafe("fast_retrans", 0444, sd->ddir,
 				   &sd->hw->fast_retrans, &toesim_counter_fops);
+	debugfs_create_file_unsafe("sack_retrans", 0444, sd->ddir,
+				   &sd->hw->sack_retrans, &toesim_counter_fops);
 	debugfs_create_file_unsafe("rto", 0444, sd->ddir,
 				   &sd->hw->rto, &toesim_counter_fops);
 	debugfs_create_file_unsafe("mss_drops", 0444, sd->ddir,

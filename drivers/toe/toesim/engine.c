@@ -8,11 +8,14 @@
  * frames itself, payload by reference to the host's pages, and sends them
  * through the port's queue (qdiscs and taps see them). TCP as negotiated
  * in the handshake Linux did: MSS, window scaling, timestamps (PAWS),
- * SACK blocks when receiving out of order; RTT estimation (RFC 6298) and
- * RTO with backoff, fast retransmit and NewReno recovery (RFC 6582),
- * slow start and congestion avoidance, flow control with zero-window
- * probing, delayed ACKs, window updates as the host reads, RFC 5961
- * checks against blind RST, SYN and data injection.
+ * SACK (RFC 2018: blocks when receiving out of order, a scoreboard of the
+ * peer's when sending); RTT estimation (RFC 6298) and RTO with backoff,
+ * fast retransmit and recovery: by the peer's SACK blocks where it sends
+ * them (RFC 6675's loss detection and pipe, simplified), NewReno (RFC
+ * 6582) where it does not; slow start and congestion avoidance, flow
+ * control with zero-window probing, delayed ACKs, window updates as the
+ * host reads, RFC 5961 checks against blind RST, SYN and data injection.
+ * Frames are GSO frames within the port's gso_max_size and gso_max_segs.
  *
  * All TCP state of a connection is written by the engine thread only.
  */
@@ -394,6 +397,19 @@ static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
 	return err == NET_XMIT_SUCCESS || err == NET_XMIT_CN ? 0 : -ENOBUFS;
 }
 
+/* The most payload one frame carries: a GSO frame within the port's
+ * gso_max_size and gso_max_segs, as the stack's own sockets respect them.
+ */
+static u32 toesim_frame_max(const struct toesim_conn *conn)
+{
+	const struct net_device *dev = conn->hw->port;
+	u32 mss = conn->tcb.mss;
+	u32 segs = min_t(u32, READ_ONCE(dev->gso_max_size), TOESIM_GSO_MAX) / mss;
+
+	segs = clamp_t(u32, segs, 1, READ_ONCE(dev->gso_max_segs) ?: 1);
+	return segs * mss;
+}
+
 static void toesim_send_ack(struct toesim_conn *conn)
 {
 	toesim_xmit(conn, conn->tcb.snd_nxt, 0, 0);
@@ -445,7 +461,7 @@ static void toesim_push(struct toesim_conn *conn)
 			break;
 		}
 		len = min3(tcb->write_seq - tcb->snd_nxt, wnd - inflight,
-			   (u32)TOESIM_GSO_MAX);
+			   toesim_frame_max(conn));
 		if (tcb->drain_at)
 			len = min(len, tcb->snd_max - tcb->snd_nxt);
 		/* Avoid silly segments while more is in flight. */
@@ -477,9 +493,150 @@ static void toesim_retransmit_head(struct toesim_conn *conn)
 	if (!len)
 		return;
 	if (!toesim_xmit(conn, tcb->snd_una, len, TCPHDR_PSH)) {
+		tcb->high_rxt = tcb->snd_una + len;
 		tcb->stats.retrans++;
 		atomic64_inc(&conn->hw->retrans);
 	}
+}
+
+/* The hole at or above *@seq: the first byte there the peer has not
+ * reported holding goes to *@seq. Return: the hole's length, 0 when no
+ * SACKed byte lies above (nothing there is known to be lost).
+ */
+static u32 toesim_sack_hole(const struct toesim_tcb *tcb, u32 *seq)
+{
+	u32 from = *seq;
+	int i;
+
+	for (i = 0; i < tcb->nr_sacked; i++) {
+		const struct toesim_sack *b = &tcb->sacked[i];
+
+		if (!after(b->end, from))
+			continue;
+		if (before(from, b->start)) {
+			*seq = from;
+			return b->start - from;
+		}
+		from = b->end;
+	}
+	return 0;
+}
+
+static u32 toesim_sack_bytes(const struct toesim_tcb *tcb)
+{
+	u32 n = 0;
+	int i;
+
+	for (i = 0; i < tcb->nr_sacked; i++)
+		n += tcb->sacked[i].end - tcb->sacked[i].start;
+	return n;
+}
+
+/* Where a SACK recovery sends holes from: not before snd_una. */
+static u32 toesim_rxt_from(const struct toesim_tcb *tcb)
+{
+	return after(tcb->high_rxt, tcb->snd_una) ? tcb->high_rxt :
+	       tcb->snd_una;
+}
+
+/* RFC 6675's pipe, simplified: bytes sent and neither acknowledged nor
+ * SACKed, less the holes below the highest SACKed byte not yet sent
+ * again (those are lost).
+ */
+static u32 toesim_pipe(const struct toesim_tcb *tcb)
+{
+	u32 pipe = tcb->snd_max - tcb->snd_una - toesim_sack_bytes(tcb);
+	u32 seq = toesim_rxt_from(tcb), len;
+
+	while ((len = toesim_sack_hole(tcb, &seq))) {
+		pipe -= len;
+		seq += len;
+	}
+	return pipe;
+}
+
+/* In recovery with the peer's SACK blocks: send the holes again, lowest
+ * first, as far as the window allows over what is still in the network,
+ * where NewReno alone would wait a round trip per hole.
+ * Return: false without a scoreboard (NewReno's rules apply).
+ */
+static bool toesim_sack_recover(struct toesim_conn *conn)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 pipe, seq, len;
+
+	if (!tcb->nr_sacked)
+		return false;
+	pipe = toesim_pipe(tcb);
+	while (pipe + tcb->mss <= tcb->cwnd) {
+		seq = toesim_rxt_from(tcb);
+		len = toesim_sack_hole(tcb, &seq);
+		if (!len)
+			break;
+		len = min3(len, tcb->cwnd - pipe, toesim_frame_max(conn));
+		if (toesim_xmit(conn, seq, len, TCPHDR_PSH))
+			break;
+		tcb->high_rxt = seq + len;
+		pipe += len;
+		tcb->stats.retrans++;
+		tcb->stats.sack_retrans++;
+		atomic64_inc(&conn->hw->retrans);
+		atomic64_inc(&conn->hw->sack_retrans);
+	}
+	return true;
+}
+
+/* Drop what the cumulative ACK covers from the scoreboard. */
+static void toesim_sack_prune(struct toesim_tcb *tcb)
+{
+	int i, n = 0;
+
+	for (i = 0; i < tcb->nr_sacked; i++) {
+		struct toesim_sack b = tcb->sacked[i];
+
+		if (!after(b.end, tcb->snd_una))
+			continue;
+		if (before(b.start, tcb->snd_una))
+			b.start = tcb->snd_una;
+		tcb->sacked[n++] = b;
+	}
+	tcb->nr_sacked = n;
+}
+
+/* Merge one block of the peer's into the scoreboard. Blocks that are not
+ * within what we sent beyond snd_una (D-SACK, forged, stale) are ignored;
+ * so is a new range when the scoreboard is full.
+ */
+static void toesim_sack_add(struct toesim_tcb *tcb, u32 start, u32 end)
+{
+	int i, n = 0;
+
+	if (!after(end, start) || !after(end, tcb->snd_una) ||
+	    after(end, tcb->snd_max))
+		return;
+	if (before(start, tcb->snd_una))
+		start = tcb->snd_una;
+	for (i = 0; i < tcb->nr_sacked; i++) {
+		struct toesim_sack b = tcb->sacked[i];
+
+		if (before(b.end, start) || after(b.start, end)) {
+			tcb->sacked[n++] = b;
+			continue;
+		}
+		if (before(b.start, start))
+			start = b.start;
+		if (after(b.end, end))
+			end = b.end;
+	}
+	if (n == TOESIM_SACK_MAX) {
+		tcb->nr_sacked = n;
+		return;
+	}
+	for (i = n; i > 0 && after(tcb->sacked[i - 1].start, start); i--)
+		tcb->sacked[i] = tcb->sacked[i - 1];
+	tcb->sacked[i].start = start;
+	tcb->sacked[i].end = end;
+	tcb->nr_sacked = n + 1;
 }
 
 /* ---- receive ------------------------------------------------------------ */
@@ -492,6 +649,8 @@ struct toesim_seg {
 	u32 tsval;
 	u32 tsecr;
 	bool has_ts;
+	u8 nr_sack;
+	struct toesim_sack sack[4];
 	u8 flags;
 	u32 len;	/* payload length */
 	u32 hdrlen;	/* network + transport header length */
@@ -521,6 +680,17 @@ static bool toesim_parse_opts(const struct tcphdr *th, struct toesim_seg *seg)
 			seg->has_ts = true;
 			seg->tsval = get_unaligned_be32(p + 2);
 			seg->tsecr = get_unaligned_be32(p + 6);
+		}
+		if (kind == TCPOPT_SACK && len >= TCPOLEN_SACK_BASE +
+		    TCPOLEN_SACK_PERBLOCK) {
+			const u8 *b = p + TCPOLEN_SACK_BASE;
+			int n = (len - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_PERBLOCK;
+
+			for (seg->nr_sack = 0; seg->nr_sack < min(n, 4);
+			     seg->nr_sack++, b += TCPOLEN_SACK_PERBLOCK) {
+				seg->sack[seg->nr_sack].start = get_unaligned_be32(b);
+				seg->sack[seg->nr_sack].end = get_unaligned_be32(b + 4);
+			}
 		}
 		p += len;
 		left -= len;
@@ -562,9 +732,23 @@ static void toesim_free_acked(struct toesim_tcb *tcb, u32 ack)
 static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 {
 	struct toesim_tcb *tcb = &conn->tcb;
-	u32 ack = seg->ack, acked, wnd, flight, mss = tcb->mss;
+	u32 ack = seg->ack, acked, wnd, flight, mss = tcb->mss, sacked = 0;
+	bool dupack;
+	int i;
 
 	wnd = seg->wnd << tcb->snd_wscale;
+	if (tcb->sack_ok && seg->nr_sack) {
+		sacked = toesim_sack_bytes(tcb);
+		for (i = 0; i < seg->nr_sack; i++)
+			toesim_sack_add(tcb, seg->sack[i].start,
+					seg->sack[i].end);
+		sacked = toesim_sack_bytes(tcb) - sacked;
+	}
+	/* RFC 5681's duplicate ACK, or one that SACKs more (RFC 6675): the
+	 * latter also while the peer sends data of its own.
+	 */
+	dupack = ack == tcb->snd_una && tcb->snd_una != tcb->snd_max &&
+		 ((!seg->len && wnd == tcb->snd_wnd) || sacked);
 
 	if (after(ack, tcb->snd_una)) {
 		acked = ack - tcb->snd_una;
@@ -572,6 +756,9 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 		if (before(tcb->snd_nxt, ack))
 			tcb->snd_nxt = ack;
 		toesim_free_acked(tcb, ack);
+		toesim_sack_prune(tcb);
+		if (before(tcb->high_rxt, ack))
+			tcb->high_rxt = ack;
 		tcb->dupacks = 0;
 		tcb->backoff = 0;
 
@@ -583,9 +770,12 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 			if (!before(ack, tcb->recover)) {
 				tcb->in_recovery = false;
 				tcb->cwnd = tcb->ssthresh;
-			} else {
-				/* NewReno partial ACK: the next hole. */
-				toesim_retransmit_head(conn);
+			} else if (!toesim_sack_recover(conn)) {
+				/* NewReno partial ACK: the next hole is at
+				 * the head, unless it went already.
+				 */
+				if (!after(tcb->high_rxt, tcb->snd_una))
+					toesim_retransmit_head(conn);
 				tcb->cwnd = max(tcb->cwnd - min(acked, tcb->cwnd) + mss,
 						mss);
 			}
@@ -598,20 +788,33 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 		tcb->rto_at = 0;
 		if (tcb->snd_una != tcb->snd_max)
 			toesim_arm_rto(tcb);
-	} else if (ack == tcb->snd_una && !seg->len &&
-		   tcb->snd_una != tcb->snd_max && wnd == tcb->snd_wnd) {
+	} else if (dupack) {
 		tcb->stats.dupacks++;
-		if (++tcb->dupacks == 3 && !tcb->in_recovery &&
-		    after(tcb->snd_una, tcb->recover)) {
+		if (tcb->dupacks < U8_MAX)
+			tcb->dupacks++;
+		/* Three duplicate ACKs, or three segments' worth SACKed above
+		 * the hole (RFC 6675 IsLost(): one GSO frame the peer got
+		 * whole is one duplicate ACK, whatever its size).
+		 */
+		if (!tcb->in_recovery && after(tcb->snd_una, tcb->recover) &&
+		    (tcb->dupacks >= 3 ||
+		     toesim_sack_bytes(tcb) >= 3U * mss)) {
 			flight = tcb->snd_max - tcb->snd_una;
 			tcb->ssthresh = max(flight / 2, 2 * mss);
-			tcb->cwnd = tcb->ssthresh + 3 * mss;
 			tcb->recover = tcb->snd_max;
 			tcb->in_recovery = true;
+			tcb->high_rxt = tcb->snd_una;
 			tcb->stats.fast_retrans++;
 			atomic64_inc(&conn->hw->fast_retrans);
-			toesim_retransmit_head(conn);
-		} else if (tcb->dupacks > 3 && tcb->in_recovery) {
+			tcb->cwnd = tcb->ssthresh;
+			if (!toesim_sack_recover(conn)) {
+				tcb->cwnd = tcb->ssthresh + 3 * mss;
+				toesim_retransmit_head(conn);
+			}
+		} else if (tcb->in_recovery && !toesim_sack_recover(conn)) {
+			/* NewReno: a segment left the network; the window
+			 * inflates to let new data take its place.
+			 */
 			tcb->cwnd += mss;
 		}
 	}
@@ -916,6 +1119,9 @@ static void toesim_timers(struct toesim_conn *conn)
 			tcb->dupacks = 0;
 			tcb->recover = tcb->snd_max;
 			tcb->snd_nxt = tcb->snd_una;
+			/* The peer may renege on what it SACKed (RFC 2018). */
+			tcb->nr_sacked = 0;
+			tcb->high_rxt = tcb->snd_una;
 			if (tcb->backoff < 10)
 				tcb->backoff++;
 			toesim_push(conn);
@@ -1464,6 +1670,7 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	tcb->snd_wl1 = st->rcv_nxt;
 	tcb->snd_wl2 = st->snd_una;
 	tcb->recover = st->snd_una;
+	tcb->high_rxt = st->snd_una;
 	tcb->rcv_nxt = st->rcv_nxt;
 	tcb->rcv_adv = st->rcv_nxt + st->rcv_wnd;
 	tcb->snd_wscale = st->snd_wscale;

@@ -31,6 +31,18 @@ enum {
 	TOESIM_EV_NEIGH,	/* the link address changed */
 };
 
+#define TOESIM_SACK_MAX	8
+
+/**
+ * struct toesim_sack - a range of sequence space the peer holds
+ * @start: first byte
+ * @end: one past the last byte
+ */
+struct toesim_sack {
+	u32	start;
+	u32	end;
+};
+
 /**
  * struct toesim_tcb - the engine's TCP control block of a connection
  * @events: TOESIM_EV_* bits; set by anyone, cleared by the engine
@@ -54,6 +66,10 @@ enum {
  * @recover: NewReno recovery point
  * @in_recovery: fast recovery in progress
  * @dupacks: consecutive duplicate ACKs
+ * @sacked: the SACK scoreboard: ranges above @snd_una the peer reported
+ *	holding, sorted, disjoint, not adjacent
+ * @nr_sacked: ranges in @sacked
+ * @high_rxt: a SACK recovery retransmits holes from here on
  * @rcv_nxt: next sequence number expected
  * @rcv_adv: right edge of the window last advertised
  * @ts_recent: the peer's last TSval (PAWS)
@@ -100,6 +116,9 @@ struct toesim_tcb {
 	u32			recover;
 	bool			in_recovery;
 	u8			dupacks;
+	struct toesim_sack	sacked[TOESIM_SACK_MAX];
+	u8			nr_sacked;
+	u32			high_rxt;
 
 	u32			rcv_nxt;
 	u32			rcv_adv;
@@ -129,6 +148,7 @@ struct toesim_tcb {
 		u64		rx_segs;
 		u64		retrans;
 		u64		fast_retrans;
+		u64		sack_retrans;
 		u64		rto;
 		u64		dupacks;
 		u64		ooo;

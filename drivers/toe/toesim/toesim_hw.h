@@ -200,6 +200,8 @@ struct toesim_conn_params {
  * @neigh_updates: link address updates applied to the L2 table
  * @retrans: segments sent again (any cause)
  * @fast_retrans: fast retransmissions (three duplicate ACKs)
+ * @sack_retrans: segments of holes sent again in recovery as the peer's
+ *	SACK blocks showed them (counted in @retrans too)
  * @rto: retransmission timeouts
  * @mss_drops: connections that took a lower MSS from the host (path MTU)
  * @ooo: segments queued out of order
@@ -243,6 +245,7 @@ struct toesim_hw {
 	atomic64_t		neigh_updates;
 	atomic64_t		retrans;
 	atomic64_t		fast_retrans;
+	atomic64_t		sack_retrans;
 	atomic64_t		rto;
 	atomic64_t		mss_drops;
 	atomic64_t		ooo;
