@@ -52,7 +52,8 @@ xfer() {
 	case $addr in *:*) six=--v6 ;; esac
 	timeout 300 ip netns exec "$P" python3 "$XFER" server "$port" $six \
 		--send "$sb" ${RATE:+--rate "$RATE"} \
-		${SERVER_HOLD:+--hold "$SERVER_HOLD"} > "$TMP/$name.s" 2>&1 &
+		${SERVER_HOLD:+--hold "$SERVER_HOLD"} \
+		${SERVER_LATE:+--late-shutdown} > "$TMP/$name.s" 2>&1 &
 	server=$!
 	toe_wait_listen "$P" "$port" || return 1
 	toe_bounded 200 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
@@ -206,14 +207,18 @@ echo 1 > "/sys/class/toe/$TOE/enabled"
 
 # --- loss and reordering on the link -------------------------------------------
 
-# Frames leave as GSO frames of up to 64 KB: 10% of them lost on the
-# engine's side makes a transfer without retransmission vanishingly rare.
+# Frames leave as GSO frames within the port's gso_max_segs, here four
+# segments, so that a lost frame has others behind it: the peer's SACK
+# blocks name the hole. 10% of them lost on the engine's side makes a
+# transfer without retransmission vanishingly rare.
+ip -n "$H" link set vh gso_max_segs 4
 tc -n "$H" qdisc add dev vh root netem loss 10% ||
 	skip "netem not available"
 tc -n "$P" qdisc add dev vp root netem loss 1% delay 1ms reorder 25% 50%
 retrans0=$(counter retrans)
+sack0=$(counter sack_retrans)
 ooo0=$(counter ooo)
-xfer loss 10.73.0.2 5020 "$BYTES" "$BYTES" --ulp
+SERVER_LATE=1 xfer loss 10.73.0.2 5020 "$BYTES" "$BYTES" --ulp --drain
 check_err $? "transfer over a lossy link did not complete"
 [ "$(ulp_result loss)" = ok ]
 check_err $? "TCP_ULP toe failed on the lossy link: $(ulp_result loss)"
@@ -221,10 +226,27 @@ check_xfer loss "$BYTES" "$BYTES"
 check_err $? "bytes differ after loss and reordering"
 [ "$(counter retrans)" -gt "$retrans0" ]
 check_err $? "the engine never retransmitted over a lossy link"
-log_info "retransmissions $(( $(counter retrans) - retrans0 )), out of order $(( $(counter ooo) - ooo0 )), RTOs $(counter rto)"
+# A lost GSO frame is a hole of many segments: the peer's SACK blocks
+# name it, and the engine resends it a segment per ACK in one recovery.
+[ "$(counter sack_retrans)" -gt "$sack0" ]
+check_err $? "no retransmission went by the peer's SACK blocks"
+log_info "retransmissions $(( $(counter retrans) - retrans0 )) ($(( $(counter sack_retrans) - sack0 )) by SACK), fast retransmits $(counter fast_retrans), out of order $(( $(counter ooo) - ooo0 )), RTOs $(counter rto)"
+# Without SACK the same link costs a round trip per hole (NewReno).
+ip netns exec "$P" sysctl -qw net.ipv4.tcp_sack=0
+sack0=$(counter sack_retrans)
+SERVER_LATE=1 xfer lossnosack 10.73.0.2 5021 $((BYTES / 4)) $((BYTES / 4)) \
+	--ulp --drain
+check_err $? "transfer over a lossy link, peer without SACK, did not complete"
+ip netns exec "$P" sysctl -qw net.ipv4.tcp_sack=1
+[ "$(ulp_result lossnosack)" = ok ] &&
+	check_xfer lossnosack $((BYTES / 4)) $((BYTES / 4))
+check_err $? "bytes differ after loss, peer without SACK"
+[ "$(counter sack_retrans)" = "$sack0" ]
+check_err $? "retransmissions by SACK blocks a peer without SACK never sent"
 tc -n "$H" qdisc del dev vh root
 tc -n "$P" qdisc del dev vp root
-log_test "10% and 1% loss, 25% reordering: intact, retransmissions counted"
+ip -n "$H" link set vh gso_max_segs 65535
+log_test "10% and 1% loss, 25% reordering: intact, retransmissions counted, SACK used"
 
 # Duplicates and a delayed, rate-limited path: duplicate segments and
 # ACKs must be recognised as such (D-SACKed, not delivered twice), and a

@@ -9,7 +9,7 @@
 #   toe_xfer.py server PORT [--v6] [--send BYTES] [--rate BYTES_PER_S]
 #                      [--hold SECS] [--late-shutdown]
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
-#                      [--rate BYTES_PER_S] [--ulp-after BYTES]
+#                      [--rate BYTES_PER_S] [--ulp-after BYTES] [--drain]
 #
 # --ulp asks for the "toe" ULP right after connect (the explicit offload);
 # the result is reported as "ulp": "ok" or the errno name. --notoe sets the
@@ -19,14 +19,19 @@
 # on either side (a server that holds keeps the client's bytes queued).
 # --late-shutdown keeps the sending direction open until the peer's data
 # has all arrived, so the connection stays established meanwhile (on one
-# side only: two would wait for each other).
+# side only: two would wait for each other). --drain waits, before the
+# shutdown, until the peer acknowledged every byte sent (SIOCOUTQ reads 0,
+# for two minutes at most): the FIN that hands an offloaded connection
+# back comes after the engine carried all of it.
 
 import argparse
 import errno
+import fcntl
 import hashlib
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -43,7 +48,21 @@ def offload(sock, out):
         out["ulp"] = errno.errorcode.get(e.errno, str(e.errno))
 
 
-def sender(sock, nbytes, out, shut_after=None, rate=0, ulp_after=None):
+SIOCOUTQ = 0x5411
+
+
+def drain(sock):
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        left = struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCOUTQ,
+                                              b"\0" * 4))[0]
+        if not left:
+            return
+        time.sleep(0.01)
+
+
+def sender(sock, nbytes, out, shut_after=None, rate=0, ulp_after=None,
+           drained=False):
     h = hashlib.sha256()
     block = os.urandom(1 << 20)
     sent = 0
@@ -64,6 +83,8 @@ def sender(sock, nbytes, out, shut_after=None, rate=0, ulp_after=None):
             ulp_after = None
     if shut_after:
         shut_after.wait()
+    if drained:
+        drain(sock)
     sock.shutdown(socket.SHUT_WR)
     out["sent"] = sent
     out["sent_sha256"] = h.hexdigest()
@@ -82,10 +103,12 @@ def receiver(sock, out):
     out["received_sha256"] = h.hexdigest()
 
 
-def run(sock, nbytes, out, late_shutdown=False, rate=0, ulp_after=None):
+def run(sock, nbytes, out, late_shutdown=False, rate=0, ulp_after=None,
+        drained=False):
     done = threading.Event() if late_shutdown else None
     t = threading.Thread(target=sender,
-                         args=(sock, nbytes, out, done, rate, ulp_after))
+                         args=(sock, nbytes, out, done, rate, ulp_after,
+                               drained))
     t.start()
     receiver(sock, out)
     if done:
@@ -105,6 +128,7 @@ def main():
     ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--hold", type=float, default=0)
     ap.add_argument("--ulp-after", type=int, default=None)
+    ap.add_argument("--drain", action="store_true")
     a = ap.parse_args()
     out = {}
 
@@ -130,7 +154,7 @@ def main():
             offload(s, out)
         if a.hold:
             time.sleep(a.hold)
-        run(s, a.send, out, a.late_shutdown, a.rate, a.ulp_after)
+        run(s, a.send, out, a.late_shutdown, a.rate, a.ulp_after, a.drain)
     s.close()
     print(json.dumps(out), flush=True)
     return 0
