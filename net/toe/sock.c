@@ -357,21 +357,34 @@ static bool toe_sk_writeable(const struct sock *sk)
 }
 
 /* sk->sk_write_space while offloaded: sock_wfree() calls it each time the
- * engine frees a payload skb it was given.
+ * engine frees a payload skb it was given. A kernel layer that took over
+ * sk_write_space meanwhile (KCM's psock) saved this one and may call it,
+ * or put it back, after the handback: Linux TCP's own then.
  */
 static void toe_write_space(struct sock *sk)
 {
+	void (*write_space)(struct sock *sk) = NULL;
 	struct socket_wq *wq;
+	struct toe_sock *ts;
 
-	if (sk_wmem_alloc_get(sk) > READ_ONCE(sk->sk_sndbuf) / 2)
-		return;
 	rcu_read_lock();
+	ts = rcu_dereference(inet_csk(sk)->icsk_ulp_data);
+	if (ts && !toe_sk_offloaded(sk))
+		write_space = READ_ONCE(ts->sk_write_space);
+	if (write_space) {
+		rcu_read_unlock();
+		write_space(sk);
+		return;
+	}
+	if (sk_wmem_alloc_get(sk) > READ_ONCE(sk->sk_sndbuf) / 2)
+		goto out;
 	wq = rcu_dereference(sk->sk_wq);
 	if (skwq_has_sleeper(wq))
 		wake_up_interruptible_sync_poll(&wq->wait, EPOLLOUT |
 						EPOLLWRNORM | EPOLLWRBAND);
 	if (sock_writeable(sk))
 		sk_wake_async(sk, SOCK_WAKE_SPACE, POLL_OUT);
+out:
 	rcu_read_unlock();
 }
 
@@ -1123,10 +1136,20 @@ int toe_sk_handover(struct sock *sk)
 	tp->rcv_wnd = max(tp->rcv_wnd, tp->window_clamp);
 
 	ts->use_write_queue = sock_flag(sk, SOCK_USE_WRITE_QUEUE);
-	ts->sk_write_space = sk->sk_write_space;
 	ts->sk_proto = sk->sk_prot;
 	ts->sk_ops = sk->sk_socket->ops;
-	sk->sk_write_space = toe_write_space;
+	/* Ours, unless a kernel layer owns the socket's callbacks
+	 * (sk_user_data: KCM's psock, ...): its own is called as in
+	 * software. One that took it over after an earlier handover saved
+	 * ours and calls it (see toe_write_space()).
+	 */
+	write_lock_bh(&sk->sk_callback_lock);
+	if (!sk->sk_user_data &&
+	    sk->sk_write_space != toe_write_space) {
+		WRITE_ONCE(ts->sk_write_space, sk->sk_write_space);
+		WRITE_ONCE(sk->sk_write_space, toe_write_space);
+	}
+	write_unlock_bh(&sk->sk_callback_lock);
 	sock_reset_flag(sk, SOCK_USE_WRITE_QUEUE);
 	ts->since = jiffies;
 	toedev_stat_inc(tdev, TOEDEV_STAT_HANDOVERS);
@@ -1379,7 +1402,10 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	WRITE_ONCE(sk->sk_prot, ts->sk_proto);
 	WRITE_ONCE(sk->sk_socket->ops, ts->sk_ops);
 	tcp_snd_cwnd_set(tp, max(ts->snd_cwnd, 2U));
-	sk->sk_write_space = ts->sk_write_space;
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_write_space == toe_write_space)
+		WRITE_ONCE(sk->sk_write_space, ts->sk_write_space);
+	write_unlock_bh(&sk->sk_callback_lock);
 	sk->sk_backlog_rcv = ts->sk_backlog_rcv;
 	if (ts->use_write_queue)
 		sock_set_flag(sk, SOCK_USE_WRITE_QUEUE);
@@ -1564,6 +1590,13 @@ static void toe_ulp_release(struct sock *sk)
 	 */
 	if (toe_sk_offloaded(sk) && !sock_owned_by_user(sk))
 		pr_warn_ratelimited("socket destroyed while offloaded\n");
+	/* Put back by a layer above after the handback: not past the
+	 * module's lifetime, which ends with the last ULP user.
+	 */
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_write_space == toe_write_space && ts->sk_write_space)
+		WRITE_ONCE(sk->sk_write_space, ts->sk_write_space);
+	write_unlock_bh(&sk->sk_callback_lock);
 	RCU_INIT_POINTER(inet_csk(sk)->icsk_ulp_data, NULL);
 	kfree_rcu(ts, rcu);
 }

@@ -39,7 +39,9 @@ enum {
  * @port: the port the connection was handed over on (compared only)
  * @sk_proto: the socket's proto before the swap; socket lock
  * @sk_ops: the socket's proto_ops before the swap; socket lock
- * @sk_write_space: the socket's write_space before the swap
+ * @sk_write_space: Linux TCP's write_space, saved when the core installs
+ *	its own at a handover; written under the socket lock and
+ *	sk_callback_lock, read by toe_write_space() under RCU
  * @sk_backlog_rcv: the socket's backlog_rcv before the swap
  * @use_write_queue: SOCK_USE_WRITE_QUEUE was set before the swap
  * @node: entry in @tdev->conns, under @tdev->conns_lock

@@ -422,6 +422,117 @@ SKIP*)
 	log_test "KCM reads an offloaded socket through read_sock(): 8 MB intact" ;;
 esac
 
+# --- a kernel writer: KCM's psock across a handback ------------------------------
+
+# KCM attached to a socket takes sk_write_space over and waits for it
+# whenever the socket's send buffer is full. Attached after the handover
+# or before it, its callback must be called while offloaded and stay in
+# place when the connection is handed back, halfway through 8 MB of KCM
+# messages, or its transmit path waits forever. The peer reads the bytes
+# as a plain TCP stream; SHA-256 on both sides.
+KCM_TX='
+import ctypes, fcntl, hashlib, os, socket, struct, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+NR_BPF, PROG_LOAD, SOCKET_FILTER = 321, 5, 1
+AF_KCM, SIOCKCMATTACH, N = 41, 0x89E0, int(sys.argv[3])
+
+class Load(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_uint32), ("cnt", ctypes.c_uint32),
+                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
+                ("rest", ctypes.c_char * 112)]
+
+try:
+    k = socket.socket(AF_KCM, socket.SOCK_DGRAM, 0)
+except OSError as e:
+    print("SKIP no AF_KCM:", e)
+    sys.exit(0)
+prog = ctypes.create_string_buffer(struct.pack("<BBhiBBhi", 0x61, 0x10, 0, 0,
+                                               0x95, 0, 0, 0), 16)
+lic = ctypes.create_string_buffer(b"GPL")
+a = Load(SOCKET_FILTER, 2, ctypes.addressof(prog), ctypes.addressof(lic))
+pfd = libc.syscall(NR_BPF, PROG_LOAD, ctypes.byref(a), ctypes.sizeof(a))
+if pfd < 0:
+    print("SKIP no BPF program:", ctypes.get_errno())
+    sys.exit(0)
+t = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+if sys.argv[6] == "after":
+    t.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+fcntl.ioctl(k.fileno(), SIOCKCMATTACH, struct.pack("ii", t.fileno(), pfd))
+if sys.argv[6] == "before":
+    t.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+block = os.urandom(1 << 20)
+h, sent, forced = hashlib.sha256(), 0, False
+while sent < N:
+    off = (sent * 7919) % (len(block) - 65536)
+    m = block[off:off + min(65536, N - sent)]
+    k.send(m)
+    h.update(m)
+    sent += len(m)
+    if not forced and sent >= N // 2:
+        open(sys.argv[4], "w").close()
+        forced = True
+for i in range(600):
+    if os.path.exists(sys.argv[5]):
+        break
+    time.sleep(0.1)
+print(sent, h.hexdigest())
+'
+KCM_TX_PEER='
+import hashlib, socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", int(sys.argv[1])))
+ls.listen(1)
+print("listening", flush=True)
+c, _ = ls.accept()
+h, n, N = hashlib.sha256(), 0, int(sys.argv[2])
+while n < N:
+    b = c.recv(min(1 << 16, N - n))
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+open(sys.argv[3], "w").close()
+print(n, h.hexdigest(), flush=True)
+'
+port=5043
+kcmtx=
+for when in after before; do
+	hb0=$(toe_dev_stat "$H" handbacks)
+	ip netns exec "$P" timeout 120 python3 -c "$KCM_TX_PEER" "$port" \
+		"$KCM_BYTES" "$TMP/kcmtx.$when" > "$TMP/kcmtx.$when.s" 2>&1 &
+	kcmpeer=$!
+	toe_wait_listen "$P" "$port" || fail "the KCM peer did not start"
+	# Halfway, the client says so: hand everything back.
+	timeout 100 ip netns exec "$H" python3 -c "$KCM_TX" 10.73.0.2 "$port" \
+		"$KCM_BYTES" "$TMP/kcmtx.$when.half" "$TMP/kcmtx.$when" \
+		"$when" > "$TMP/kcmtx.$when.c" 2>&1 &
+	kcmclient=$!
+	for i in $(seq 600); do
+		[ -e "$TMP/kcmtx.$when.half" ] || ! kill -0 "$kcmclient" 2> /dev/null &&
+			break
+		sleep 0.1
+	done
+	[ -e "$TMP/kcmtx.$when.half" ] && echo 1 > "$DBG/force_handback"
+	wait "$kcmclient"
+	res=$(tail -n 1 "$TMP/kcmtx.$when.c")
+	kill "$kcmpeer" 2> /dev/null
+	wait "$kcmpeer" 2> /dev/null
+	port=$((port + 1))
+	case $res in
+	SKIP*)
+		echo "# $res: skipped"
+		break ;;
+	esac
+	kcmtx=ran
+	want=$(tail -n 1 "$TMP/kcmtx.$when.s")
+	[ "$res" = "$want" ]
+	check_err $? "KCM attached $when the handover sent '$res', the peer read '$want'"
+	[ "$(toe_dev_stat "$H" handbacks)" -gt "$hb0" ]
+	check_err $? "KCM attached $when the handover: no handback"
+done
+[ -n "$kcmtx" ] && log_test "KCM writes through a handback, attached before or after the handover: 8 MB intact"
+
 # --- a writer blocked in Linux TCP: no handover under it -----------------------
 
 # A writer asleep in Linux TCP's sendmsg, waiting for send buffer while
