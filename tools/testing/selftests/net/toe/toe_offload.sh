@@ -344,8 +344,11 @@ esac
 # same, or the transfer stalls once the receive buffer is full. The peer
 # sends 8 MB; each chunk that arrives is one KCM message (the parser
 # program returns skb->len); the bytes are compared by SHA-256.
-KCM='
-import ctypes, hashlib, socket, struct, sys
+# The KCM socket k and its parser program pfd (r0 = skb->len; exit: each
+# chunk is one message), or SKIP; attach(t) puts t under k. Shared with
+# the writer below.
+KCM_SETUP='
+import ctypes, fcntl, hashlib, os, socket, struct, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 NR_BPF, PROG_LOAD, SOCKET_FILTER = 321, 5, 1
 AF_KCM, SIOCKCMATTACH, N = 41, 0x89E0, int(sys.argv[3])
@@ -360,7 +363,6 @@ try:
 except OSError as e:
     print("SKIP no AF_KCM:", e)
     sys.exit(0)
-# r0 = skb->len; exit
 prog = ctypes.create_string_buffer(struct.pack("<BBhiBBhi", 0x61, 0x10, 0, 0,
                                                0x95, 0, 0, 0), 16)
 lic = ctypes.create_string_buffer(b"GPL")
@@ -369,10 +371,14 @@ pfd = libc.syscall(NR_BPF, PROG_LOAD, ctypes.byref(a), ctypes.sizeof(a))
 if pfd < 0:
     print("SKIP no BPF program:", ctypes.get_errno())
     sys.exit(0)
+
+def attach(t):
+    fcntl.ioctl(k.fileno(), SIOCKCMATTACH, struct.pack("ii", t.fileno(), pfd))
+'
+KCM=$KCM_SETUP'
 t = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 t.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
-import fcntl
-fcntl.ioctl(k.fileno(), SIOCKCMATTACH, struct.pack("ii", t.fileno(), pfd))
+attach(t)
 t.send(b"go")
 k.settimeout(60)
 h, got = hashlib.sha256(), 0
@@ -430,34 +436,11 @@ esac
 # place when the connection is handed back, halfway through 8 MB of KCM
 # messages, or its transmit path waits forever. The peer reads the bytes
 # as a plain TCP stream; SHA-256 on both sides.
-KCM_TX='
-import ctypes, fcntl, hashlib, os, socket, struct, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-NR_BPF, PROG_LOAD, SOCKET_FILTER = 321, 5, 1
-AF_KCM, SIOCKCMATTACH, N = 41, 0x89E0, int(sys.argv[3])
-
-class Load(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_uint32), ("cnt", ctypes.c_uint32),
-                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
-                ("rest", ctypes.c_char * 112)]
-
-try:
-    k = socket.socket(AF_KCM, socket.SOCK_DGRAM, 0)
-except OSError as e:
-    print("SKIP no AF_KCM:", e)
-    sys.exit(0)
-prog = ctypes.create_string_buffer(struct.pack("<BBhiBBhi", 0x61, 0x10, 0, 0,
-                                               0x95, 0, 0, 0), 16)
-lic = ctypes.create_string_buffer(b"GPL")
-a = Load(SOCKET_FILTER, 2, ctypes.addressof(prog), ctypes.addressof(lic))
-pfd = libc.syscall(NR_BPF, PROG_LOAD, ctypes.byref(a), ctypes.sizeof(a))
-if pfd < 0:
-    print("SKIP no BPF program:", ctypes.get_errno())
-    sys.exit(0)
+KCM_TX=$KCM_SETUP'
 t = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 if sys.argv[6] == "after":
     t.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
-fcntl.ioctl(k.fileno(), SIOCKCMATTACH, struct.pack("ii", t.fileno(), pfd))
+attach(t)
 if sys.argv[6] == "before":
     t.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
 block = os.urandom(1 << 20)
