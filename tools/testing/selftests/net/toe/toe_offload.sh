@@ -391,14 +391,23 @@ except socket.timeout:
     pass
 print(got, h.hexdigest())
 '
-KCM_PEER='
-import hashlib, os, socket, sys
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", int(sys.argv[1])))
-ls.listen(1)
-print("listening", flush=True)
-c, _ = ls.accept()
+# The peers below: accept(port[, rcvbuf]) listens, says so, and returns
+# the one connection.
+PEER_SETUP='
+import hashlib, os, socket, sys, time
+
+def accept(port, rcvbuf=0):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if rcvbuf:
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(1)
+    print("listening", flush=True)
+    return ls.accept()[0]
+'
+KCM_PEER=$PEER_SETUP'
+c = accept(int(sys.argv[1]))
 c.recv(2)
 h, n, N = hashlib.sha256(), 0, int(sys.argv[2])
 while n < N:
@@ -460,14 +469,8 @@ for i in range(600):
     time.sleep(0.1)
 print(sent, h.hexdigest())
 '
-KCM_TX_PEER='
-import hashlib, socket, sys
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", int(sys.argv[1])))
-ls.listen(1)
-print("listening", flush=True)
-c, _ = ls.accept()
+KCM_TX_PEER=$PEER_SETUP'
+c = accept(int(sys.argv[1]))
 h, n, N = hashlib.sha256(), 0, int(sys.argv[2])
 while n < N:
     b = c.recv(min(1 << 16, N - n))
@@ -547,15 +550,8 @@ c.shutdown(socket.SHUT_WR)
 c.recv(1)
 print(r, 2 * N, hashlib.sha256(data + data).hexdigest())
 '
-BLOCKED_PEER='
-import hashlib, os, socket, sys, time
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-ls.bind(("0.0.0.0", int(sys.argv[1])))
-ls.listen(1)
-print("listening", flush=True)
-c, _ = ls.accept()
+BLOCKED_PEER=$PEER_SETUP'
+c = accept(int(sys.argv[1]), 65536)
 while not os.path.exists(sys.argv[2]):
     time.sleep(0.05)
 h, n = hashlib.sha256(), 0
