@@ -29,6 +29,7 @@
 #include <linux/wait.h>
 
 struct neighbour;
+struct net;
 struct netevent_redirect;
 struct sk_buff;
 struct sock;
@@ -86,6 +87,13 @@ enum toe_port_change {
  * @TOE_HB_ADMIN: an administrator asked for it
  * @TOE_HB_URGENT: urgent data, which the engine does not carry
  * @TOE_HB_SOCKOPT: a socket option the engine cannot honour
+ * @TOE_HB_NETFILTER: a netfilter hook rewrote the connection's frames
+ *	(NAT), which the engine cannot follow, or the socket's netns gained a
+ *	hook an engine without %TOE_F_NETFILTER would bypass
+ * @TOE_HB_TIMEOUT: the peer stopped acknowledging data or answering window
+ *	probes; Linux TCP's timers go on and decide when to give up
+ * @TOE_HB_ROUTE: the connection's route changed to one the engine does not
+ *	carry: another port, another next hop, or an xfrm transformation
  * @TOE_HB_MAX: number of reasons
  */
 enum toe_handback_reason {
@@ -99,6 +107,9 @@ enum toe_handback_reason {
 	TOE_HB_ADMIN,
 	TOE_HB_URGENT,
 	TOE_HB_SOCKOPT,
+	TOE_HB_NETFILTER,
+	TOE_HB_TIMEOUT,
+	TOE_HB_ROUTE,
 	TOE_HB_MAX,
 };
 
@@ -189,11 +200,27 @@ struct toe_tcp_timing {
  * @frames: received frames (skb->data at the network header, skb->dev
  *	and skb->protocol set) the engine did not process; the core passes
  *	them up the stack once Linux TCP owns the connection again
+ * @stall_ms: with %TOE_HB_TIMEOUT, for how long the engine has been
+ *	retransmitting @st.snd_una on retransmission timeouts without an
+ *	acknowledgment, or probing a shut window, since its first such
+ *	retransmission or probe (since snd_una last moved or the window last
+ *	opened); 0 when neither
+ * @stall_count: the retransmissions sent in that time, or the window
+ *	probes unanswered
+ *
+ * With %TOE_HB_TIMEOUT and @stall_ms set, Linux TCP takes over the count
+ * (icsk_retransmits or icsk_probes_out) and its start (retrans_stamp or
+ * icsk_probes_tstamp), so that it gives up when tcp_retries2 or
+ * TCP_USER_TIMEOUT says, counted from the engine's first attempt. An
+ * engine hands back at a retransmission timeout without sending again:
+ * Linux TCP's retransmission timer runs at once and sends it.
  */
 struct toe_handback {
 	struct toe_tcp_state	st;
 	struct sk_buff_head	unacked;
 	struct sk_buff_head	frames;
+	u32			stall_ms;
+	u8			stall_count;
 };
 
 /**
@@ -246,10 +273,14 @@ struct toe_handback {
  *
  * @recv: the application (or a kernel reader through read_sock())
  *	consumed @copied bytes of received data; the engine may open its
- *	receive window. Optional.
- *	Context and locks: process with the socket locked, or softirq with
- *	it bh-locked (a strparser reading from its data_ready callback);
- *	must not sleep.
+ *	receive window. Called after a read, and also while a blocking read
+ *	waits for more (MSG_WAITALL, SO_RCVLOWAT, splice), from the
+ *	release_sock() before it sleeps. Optional.
+ *	Context and locks: process with the socket locked, the socket's
+ *	spinlock held in release_sock(), or softirq with it bh-locked (a
+ *	strparser reading from its data_ready callback); must not sleep,
+ *	must not call toe_sk_rcv() (it takes the socket's spinlock) nor
+ *	take a lock the engine holds around toe_sk_rcv().
  *
  * @handback: stop carrying @sk's data path and fill @hb. The engine
  *	should first drain, for a bounded time (a few RTOs): send nothing
@@ -327,6 +358,13 @@ struct toedev_ops {
  * @TOEDEV_STAT_HANDBACK_ERRORS: handbacks that lost the connection's state
  *	(the engine failed, or returned fewer bytes than it was given): the
  *	connection was reset
+ * @TOEDEV_STAT_NF_REFUSED: handovers refused, and connections handed back,
+ *	because the socket's netns has netfilter hooks an engine without
+ *	%TOE_F_NETFILTER would bypass
+ * @TOEDEV_STAT_ULP_DENIED: TCP_ULP "toe" requests refused with -EPERM by
+ *	the device's @ulp_access
+ * @TOEDEV_STAT_REROUTED: connections handed back because their route
+ *	changed to one the engine does not carry (%TOE_HB_ROUTE)
  * @TOEDEV_STAT_MAX: number of counters
  */
 enum toedev_stat {
@@ -342,6 +380,9 @@ enum toedev_stat {
 	TOEDEV_STAT_TABLE_FULL,
 	TOEDEV_STAT_LOW_RATE,
 	TOEDEV_STAT_HANDBACK_ERRORS,
+	TOEDEV_STAT_NF_REFUSED,
+	TOEDEV_STAT_ULP_DENIED,
+	TOEDEV_STAT_REROUTED,
 	TOEDEV_STAT_MAX,
 };
 
@@ -353,6 +394,37 @@ enum toedev_stat {
 struct toedev_stats {
 	u64_stats_t cnt[TOEDEV_STAT_MAX];
 	struct u64_stats_sync syncp;
+};
+
+/*
+ * Engine features (&toedev.features): what the core otherwise refuses at
+ * handover, since the connection would behave differently offloaded.
+ *
+ * TOE_F_NETFILTER: the engine runs the host's netfilter hooks (IPv4 and
+ * IPv6 PRE_ROUTING and LOCAL_IN on every frame it takes, LOCAL_OUT and
+ * POST_ROUTING on every frame it sends) as Linux TCP's frames go through
+ * them. Without it, a socket whose netns has any of those hooks
+ * registered is not handed over, and one whose netns gains one goes
+ * back (reason %TOE_HB_NETFILTER), within a second.
+ */
+#define TOE_F_NETFILTER		BIT(0)
+
+/**
+ * enum toe_ulp_access - who may ask for offload with TCP_ULP "toe"
+ * @TOE_ULP_ACCESS_ADMIN: tasks with CAP_NET_ADMIN in the initial user
+ *	namespace (the default)
+ * @TOE_ULP_ACCESS_ALL: every user
+ * @TOE_ULP_ACCESS_NONE: nobody; only the automatic policy offloads
+ *
+ * The engine's table is a resource of the whole machine: an application
+ * that takes slots takes them from the administrator's automatic policy
+ * and from every other user. The automatic policy is the administrator's
+ * decision and asks nothing of the application.
+ */
+enum toe_ulp_access {
+	TOE_ULP_ACCESS_ADMIN,
+	TOE_ULP_ACCESS_ALL,
+	TOE_ULP_ACCESS_NONE,
 };
 
 /**
@@ -371,6 +443,9 @@ struct toedev_stats {
  * @families: TOE_FAMILY_* the administrator allows; toe_mutex for writes,
  *	READ_ONCE() for readers
  * @supported: TOE_FAMILY_* the driver supports; set before registration
+ * @features: TOE_F_* the engine provides; set by the driver before
+ *	registration, READ_ONCE() for readers. A driver may clear one later:
+ *	the connections that need it go back to Linux TCP within a second
  * @conn_limit: connection table size (the most connections the engine
  *	takes); set by the driver; READ_ONCE() for readers
  * @auto_offload: offload established connections without the application
@@ -380,6 +455,8 @@ struct toedev_stats {
  * @low_rate: hand back connections slower than this (bytes/s, both
  *	directions), 0 for never; written by sysfs, READ_ONCE() for readers
  * @low_rate_secs: for this many seconds running; likewise
+ * @ulp_access: &enum toe_ulp_access; written by sysfs, READ_ONCE() for
+ *	readers (a TCP_ULP "toe" request reads it once)
  * @conn_count: connections offloaded now
  * @conns_lock: protects @conns
  * @conns: offloaded connections (&struct toe_sock.node)
@@ -401,11 +478,13 @@ struct toedev {
 	bool			enabled;
 	u32			families;
 	u32			supported;
+	u32			features;
 	u32			conn_limit;
 	bool			auto_offload;
 	u64			min_bytes;
 	u64			low_rate;
 	u32			low_rate_secs;
+	u8			ulp_access;
 	atomic_t		conn_count;
 	spinlock_t		conns_lock; /* protects @conns */
 	struct list_head	conns;
@@ -441,6 +520,7 @@ void toedev_hold(struct toedev *tdev);
 void toedev_put(struct toedev *tdev);
 
 int toedev_set_enabled(struct toedev *tdev, bool enable);
+bool toe_nf_active(const struct net *net, u8 pf, unsigned int hooks);
 int toedev_set_families(struct toedev *tdev, u32 families);
 int toedev_set_auto(struct toedev *tdev, bool on);
 

@@ -27,6 +27,16 @@
 DEFINE_MUTEX(toe_mutex);
 /* Registered toedevs: toe_mutex for writers, RCU for readers. */
 LIST_HEAD(toedev_list);
+/* Handovers against activation and binding changes: a handover holds it
+ * for read from its last test of the device's state (enabled, registered,
+ * the route's port bound to it and up) until the connection is on the
+ * device's list. Disabling (the first step of unregistering too) and
+ * removing a port change that state under it for write, a port going
+ * down waits on it, and each then hands back what is on the list. Taken
+ * under the socket lock (read) and under RTNL and toe_mutex (write); no
+ * socket lock is taken while it is held for write.
+ */
+DECLARE_RWSEM(toe_handover_sem);
 
 /* Notifier chain for TOEDEV_* events; toe_mutex. */
 static RAW_NOTIFIER_HEAD(toe_chain);
@@ -124,6 +134,7 @@ struct toedev *toedev_alloc(size_t priv_size, const struct toedev_ops *ops,
 	tdev->supported = TOE_FAMILY_IPV4;
 	atomic_set(&tdev->conn_count, 0);
 	tdev->low_rate_secs = 5;
+	tdev->ulp_access = TOE_ULP_ACCESS_ADMIN;
 	spin_lock_init(&tdev->conns_lock);
 	INIT_LIST_HEAD(&tdev->conns);
 	refcount_set(&tdev->refcnt, 1);
@@ -319,13 +330,35 @@ void toe_port_remove(struct toe_port *port)
 	call_rcu(&port->rcu, toe_port_free_rcu);
 }
 
+/* toe_port_remove() once no handover that found the port is in progress:
+ * from then on none finds it.
+ */
+void toe_port_remove_sync(struct toe_port *port)
+{
+	down_write(&toe_handover_sem);
+	toe_port_remove(port);
+	up_write(&toe_handover_sem);
+}
+
+/* Wait for the handovers in progress: a state change (a port down) made
+ * before is seen by every one after.
+ */
+void toe_handover_barrier(void)
+{
+	down_write(&toe_handover_sem);
+	up_write(&toe_handover_sem);
+}
+
 static void __toedev_close(struct toedev *tdev)
 {
 	ASSERT_RTNL();
 	lockdep_assert_held(&toe_mutex);
 	if (!tdev->enabled)
 		return;
+	/* No handover in progress, none to come. */
+	down_write(&toe_handover_sem);
 	WRITE_ONCE(tdev->enabled, false);
+	up_write(&toe_handover_sem);
 	toe_dev_handback_all(tdev, NULL,
 			     tdev->reg_state == TOEDEV_REGISTERED ?
 			     TOE_HB_ADMIN : TOE_HB_UNREGISTER);
@@ -379,7 +412,7 @@ void unregister_toedev(struct toedev *tdev)
 		       tdev->name, toedev_state_name(tdev));
 		return;
 	}
-	tdev->reg_state = TOEDEV_UNREGISTERING;
+	WRITE_ONCE(tdev->reg_state, TOEDEV_UNREGISTERING);
 	toe_policy_unregister(tdev);
 	__toedev_close(tdev);
 	list_for_each_entry_safe(port, tmp, &tdev->ports, node)
@@ -551,7 +584,8 @@ EXPORT_SYMBOL_NS_GPL(toedev_bind, TOE);
  * @tdev: the device
  * @dev: a port of @tdev
  *
- * Connections using the port are handed back to Linux TCP first.
+ * The port is removed first, so that no connection is handed over on it
+ * any more; then those using it are handed back to Linux TCP.
  *
  * Context: process; may sleep; takes RTNL and toe_mutex.
  * Return: 0, or -ENOENT if @dev is not a port of @tdev.
@@ -568,7 +602,9 @@ int toedev_unbind(struct toedev *tdev, struct net_device *dev)
 	mutex_lock(&toe_mutex);
 	port = toe_port_lookup_rcu(dev);
 	if (port && port->tdev == tdev) {
-		toe_port_remove(port);
+		toe_port_remove_sync(port);
+		/* No new connection comes on the port: back with those it has. */
+		toe_dev_handback_all(tdev, dev, TOE_HB_ADMIN);
 		err = 0;
 	}
 	mutex_unlock(&toe_mutex);

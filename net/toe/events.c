@@ -45,6 +45,8 @@ static int toe_netdev_event(struct notifier_block *nb, unsigned long event,
 		toe_port_change(port, TOE_PORT_UP);
 		break;
 	case NETDEV_DOWN:
+		/* Handovers check that the port runs (toe_sk_on_tdev()). */
+		toe_handover_barrier();
 		toe_dev_handback_all(port->tdev, dev, TOE_HB_DEV_DOWN);
 		toe_port_change(port, TOE_PORT_DOWN);
 		break;
@@ -65,9 +67,11 @@ static int toe_netdev_event(struct notifier_block *nb, unsigned long event,
 		break;
 	case NETDEV_UNREGISTER:
 		if (dev->reg_state == NETREG_UNREGISTERING) {
-			toe_dev_handback_all(port->tdev, dev, TOE_HB_DEV_DOWN);
+			struct toedev *tdev = port->tdev;
+
 			toe_port_change(port, TOE_PORT_DOWN);
-			toe_port_remove(port);
+			toe_port_remove_sync(port);
+			toe_dev_handback_all(tdev, dev, TOE_HB_DEV_DOWN);
 		}
 		break;
 	}

@@ -56,7 +56,7 @@ struct toe_watch {
 static LIST_HEAD(toe_watches);
 static DEFINE_SPINLOCK(toe_watch_lock);
 
-/* Low-rate scan: once a second over every offloaded connection. */
+/* Policy scan: once a second over every offloaded connection. */
 #define TOE_RATE_PERIOD		HZ
 static void toe_rate_scan(struct work_struct *work);
 static DECLARE_DELAYED_WORK(toe_rate_work, toe_rate_scan);
@@ -172,6 +172,8 @@ void toe_policy_handed_back(struct sock *sk, enum toe_handback_reason reason)
 	case TOE_HB_DEV_DOWN:
 	case TOE_HB_TABLE:
 	case TOE_HB_ADMIN:
+	case TOE_HB_ROUTE:
+	case TOE_HB_TIMEOUT:
 		if (sk->sk_state == TCP_ESTABLISHED)
 			toe_watch_start(sk, TOE_WATCH_PERIOD);
 		break;
@@ -266,9 +268,12 @@ void toe_policy_unregister(struct toedev *tdev)
 	}
 }
 
-/* De-acceleration: a connection moving fewer than low_rate bytes a second
- * (both directions together) for low_rate_secs seconds running goes back
- * to software, where it costs the engine no table slot.
+/* The policy scan. A connection goes back to software when its netns
+ * gains a netfilter hook the engine would bypass, and is checked when its
+ * route went stale (toe_sk_request_route_check()). De-acceleration: one
+ * moving fewer than low_rate bytes a second (both directions together)
+ * for low_rate_secs seconds running goes back to software, where it
+ * costs the engine no table slot.
  */
 static void toe_rate_scan(struct work_struct *work)
 {
@@ -281,10 +286,22 @@ static void toe_rate_scan(struct work_struct *work)
 	list_for_each_entry_rcu(tdev, &toedev_list, list) {
 		limit = READ_ONCE(tdev->low_rate);
 		secs = READ_ONCE(tdev->low_rate_secs);
-		if (!limit)
-			continue;
 		spin_lock_bh(&tdev->conns_lock);
 		list_for_each_entry(ts, &tdev->conns, node) {
+			if (test_bit(TOE_SK_HB_PENDING, &ts->flags))
+				continue;
+			/* A firewall came up that the engine would bypass. */
+			if (toe_sk_filtered(ts->sk, tdev)) {
+				toedev_stat_inc(tdev, TOEDEV_STAT_NF_REFUSED);
+				toe_sk_request_handback(ts->sk,
+							TOE_HB_NETFILTER);
+				continue;
+			}
+			/* The routing changed (a route, an xfrm policy). */
+			if (toe_sk_dst_stale(ts->sk))
+				toe_sk_request_route_check(ts->sk);
+			if (!limit)
+				continue;
 			bytes = atomic64_read(&ts->tx_bytes) +
 				atomic64_read(&ts->rx_bytes);
 			rate = (bytes - ts->rate_bytes) * HZ / TOE_RATE_PERIOD;

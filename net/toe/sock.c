@@ -19,11 +19,18 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bpf.h>
+#include <linux/filter.h>
 #include <linux/module.h>
 #include <linux/net.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 #include <net/inet_connection_sock.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/route.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 #include <net/toe.h>
@@ -68,6 +75,9 @@ static const char * const toe_hb_names[TOE_HB_MAX] = {
 	[TOE_HB_ADMIN]		= "admin",
 	[TOE_HB_URGENT]		= "urgent",
 	[TOE_HB_SOCKOPT]	= "sockopt",
+	[TOE_HB_NETFILTER]	= "netfilter",
+	[TOE_HB_TIMEOUT]	= "timeout",
+	[TOE_HB_ROUTE]		= "route",
 };
 
 const char *toe_hb_name(enum toe_handback_reason reason)
@@ -80,12 +90,42 @@ static int toe_fam(const struct sock *sk)
 	return sk->sk_family == AF_INET6 ? TOE_FAM_V6 : TOE_FAM_V4;
 }
 
-/* The socket's toe_sock; the socket lock or a reference on the socket
- * keeps it: it is freed only when the socket is destroyed.
+/* The socket's toe_sock; the socket lock keeps it attached. It is
+ * detached when the socket is destroyed, and freed once the work items
+ * that hold a reference on it are done (toe_sock_queue()).
  */
 static struct toe_sock *toe_sk(const struct sock *sk)
 {
 	return rcu_dereference_protected(inet_csk(sk)->icsk_ulp_data, true);
+}
+
+static void toe_sock_put(struct toe_sock *ts)
+{
+	if (refcount_dec_and_test(&ts->refcnt))
+		kfree_rcu(ts, rcu);
+}
+
+/* Queue @work of @ts with a reference on it and on its socket: the socket
+ * may be destroyed, and its ULP state released, before the work runs (a
+ * close with unread data resets and destroys it at once).
+ */
+static void toe_sock_queue(struct toe_sock *ts, struct work_struct *work)
+{
+	/* Zero: toe_ulp_release() ran, nothing is left to do. */
+	if (!refcount_inc_not_zero(&ts->refcnt))
+		return;
+	sock_hold(ts->sk);
+	if (!queue_work(toe_wq, work)) {
+		sock_put(ts->sk);
+		refcount_dec(&ts->refcnt);
+	}
+}
+
+/* Is @ts still the socket's, that is, was the socket not destroyed? */
+static bool toe_sock_live(struct sock *sk, struct toe_sock *ts)
+{
+	sock_owned_by_me(sk);
+	return toe_sk(sk) == ts;
 }
 
 /**
@@ -166,6 +206,75 @@ static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 	return 0;
 }
 
+/* Segments that reach Linux TCP while a connection is offloaded are ones
+ * the engine never saw (decapsulated from ESP, or in through another
+ * interface), and Linux TCP must not act on them: the connection's state
+ * is the engine's. While the socket is owned they land in the backlog,
+ * which toe_backlog_rcv() drops; otherwise tcp_v4_rcv() and tcp_v6_rcv()
+ * run the socket's filter first (tcp_filter()), so an offloaded socket
+ * without a filter of its own gets this one, which drops everything. A
+ * filter the application attaches while offloaded replaces it (and the
+ * segments it passes reach Linux TCP). Charged to sk_omem_alloc as
+ * sk_filter_charge() would; the module holds one reference, so that the
+ * sockets' releases never free it, and a socket lets go of it before the
+ * module can go (toe_ulp_release()).
+ */
+static struct sk_filter *toe_stray_filter;
+
+static int toe_stray_filter_init(void)
+{
+	struct sock_filter insn = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog_kern fprog = { .len = 1, .filter = &insn };
+	struct sk_filter *fp;
+	int err;
+
+	fp = kzalloc(sizeof(*fp), GFP_KERNEL);
+	if (!fp)
+		return -ENOMEM;
+	err = bpf_prog_create(&fp->prog, &fprog);
+	if (err) {
+		kfree(fp);
+		return err;
+	}
+	refcount_set(&fp->refcnt, 1);
+	toe_stray_filter = fp;
+	return 0;
+}
+
+static void toe_stray_filter_exit(void)
+{
+	/* No socket has it (the last ULP user is gone); readers neither. */
+	synchronize_net();
+	WARN_ON(refcount_read(&toe_stray_filter->refcnt) != 1);
+	bpf_prog_destroy(toe_stray_filter->prog);
+	kfree(toe_stray_filter);
+}
+
+/* Socket locked. */
+static void toe_stray_filter_attach(struct sock *sk)
+{
+	struct sk_filter *fp = toe_stray_filter;
+
+	if (rcu_access_pointer(sk->sk_filter))
+		return;
+	refcount_inc(&fp->refcnt);
+	atomic_add(bpf_prog_size(fp->prog->len), &sk->sk_omem_alloc);
+	rcu_assign_pointer(sk->sk_filter, fp);
+}
+
+/* Socket locked, or being destroyed. */
+static void toe_stray_filter_detach(struct sock *sk)
+{
+	struct sk_filter *fp = toe_stray_filter;
+
+	if (rcu_access_pointer(sk->sk_filter) != fp)
+		return;
+	RCU_INIT_POINTER(sk->sk_filter, NULL);
+	atomic_sub(bpf_prog_size(fp->prog->len), &sk->sk_omem_alloc);
+	/* Not the last reference: the module's stays. */
+	refcount_dec(&fp->refcnt);
+}
+
 /* sk->sk_backlog_rcv while offloaded or being handed over: engine payload
  * is queued; segments Linux TCP took off the wire are dropped, since the
  * engine owns the connection (the peer retransmits what they carried).
@@ -243,12 +352,13 @@ static void toe_count_progress(struct tcp_sock *tp, u32 snd_una, u32 snd_nxt)
  * toe_sk_snd_update() - report send-side progress of an offloaded socket
  * @sk: an offloaded socket
  * @snd_una: first byte the peer has not acknowledged
- * @snd_nxt: next byte the engine will send
+ * @snd_nxt: one past the highest byte sent (as Linux's snd_nxt: a
+ *	retransmission from an earlier byte does not move it back)
  * @snd_wnd: the peer's window, scaled
  *
- * Keeps the tcp_sock's mirror current for SIOCOUTQ, SIOCOUTQNSD and
- * TCP_INFO. Buffer space comes back when the engine frees the payload
- * skbs it was given, which wakes writers.
+ * Keeps the tcp_sock's mirror current for SIOCOUTQ, SIOCOUTQNSD,
+ * TCP_NOTSENT_LOWAT and TCP_INFO. Buffer space comes back when the engine
+ * frees the payload skbs it was given, which wakes writers.
  *
  * Context: any; calls for one socket must not run concurrently.
  */
@@ -351,9 +461,16 @@ static void toe_sndbuf_expand(struct sock *sk)
 			   min(sndmem, READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_wmem[2])));
 }
 
-static bool toe_sk_writeable(const struct sock *sk)
+/* Room for a writer while offloaded: the payload skbs the engine holds
+ * are charged to sk_wmem_alloc, and TCP_NOTSENT_LOWAT bounds the bytes
+ * not sent yet (write_seq - snd_nxt, both kept current) as in Linux TCP.
+ * @wake: 1 from poll() and wakeups, which ask for half the mark, as
+ * __sk_stream_is_writeable() does; 0 from sendmsg().
+ */
+static bool toe_sk_writeable(const struct sock *sk, int wake)
 {
-	return sk_wmem_alloc_get(sk) < READ_ONCE(sk->sk_sndbuf);
+	return sk_wmem_alloc_get(sk) < READ_ONCE(sk->sk_sndbuf) &&
+	       tcp_stream_memory_free(sk, wake);
 }
 
 /* sk->sk_write_space while offloaded: sock_wfree() calls it each time the
@@ -376,7 +493,8 @@ static void toe_write_space(struct sock *sk)
 		write_space(sk);
 		return;
 	}
-	if (sk_wmem_alloc_get(sk) > READ_ONCE(sk->sk_sndbuf) / 2)
+	if (sk_wmem_alloc_get(sk) > READ_ONCE(sk->sk_sndbuf) / 2 ||
+	    !tcp_stream_memory_free(sk, 1))
 		goto out;
 	wq = rcu_dereference(sk->sk_wq);
 	if (skwq_has_sleeper(wq))
@@ -407,11 +525,11 @@ static int toe_wait_wmem(struct sock *sk, long *timeo)
 			err = sock_intr_errno(*timeo);
 			break;
 		}
-		if (toe_sk_writeable(sk) || !toe_sk_offloaded(sk))
+		if (toe_sk_writeable(sk, 0) || !toe_sk_offloaded(sk))
 			break;
 		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
 		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
-		sk_wait_event(sk, timeo, toe_sk_writeable(sk) || sk->sk_err ||
+		sk_wait_event(sk, timeo, toe_sk_writeable(sk, 0) || sk->sk_err ||
 			      (sk->sk_shutdown & SEND_SHUTDOWN) ||
 			      !toe_sk_offloaded(sk), &wait);
 	}
@@ -462,23 +580,26 @@ static void toe_tx_work(struct work_struct *work)
 	struct sock *sk = ts->sk;
 
 	lock_sock(sk);
-	if (toe_sk_offloaded(sk) && toe_adopt_tx(sk))
+	if (toe_sock_live(sk, ts) && toe_sk_offloaded(sk) && toe_adopt_tx(sk))
 		toe_sk_handback_locked(sk, TOE_HB_ERROR);
 	release_sock(sk);
 	sock_put(sk);
+	toe_sock_put(ts);
 }
 
 #define TOE_SEND_CHUNK	(64 * 1024)
 
-/* Socket-level options go to sock_setsockopt(), never through the proto,
- * so they cannot hand back when set. An engine honours neither a pacing
- * rate nor MSG_ZEROCOPY's completions: a socket that asked for one is not
- * handed over, and goes back to Linux TCP at its next send.
+/* Socket-level options go to sock_setsockopt(), never through the proto
+ * (SO_KEEPALIVE aside, see toe_keepalive()), so they cannot hand back
+ * when set. An engine honours neither a pacing rate nor MSG_ZEROCOPY's
+ * completions, and does not send keepalive probes: a socket that asked
+ * for one is not handed over; one that asked for a pacing rate or
+ * zerocopy while offloaded goes back to Linux TCP at its next send.
  */
 static bool toe_sk_sockopts_ok(const struct sock *sk)
 {
 	return READ_ONCE(sk->sk_max_pacing_rate) == ~0UL &&
-	       !sock_flag(sk, SOCK_ZEROCOPY);
+	       !sock_flag(sk, SOCK_ZEROCOPY) && !sock_flag(sk, SOCK_KEEPOPEN);
 }
 
 static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
@@ -517,7 +638,7 @@ static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 			break;
 		}
 		toe_sndbuf_expand(sk);
-		if (!toe_sk_writeable(sk)) {
+		if (!toe_sk_writeable(sk, 0)) {
 			err = toe_wait_wmem(sk, &timeo);
 			if (err)
 				break;
@@ -609,43 +730,26 @@ static int toe_sock_sendmsg_locked(struct sock *sk, struct msghdr *msg,
 	return toe_sendmsg_locked(sk, msg, size);
 }
 
-/* The reader took COPIED bytes off the receive queue: the engine may open
- * its window, as tcp_cleanup_rbuf() does in software.
+/* Tell the engine how much the reader took off the receive queue since it
+ * last heard, so that it may open its window, as tcp_cleanup_rbuf() does
+ * in software. Socket owned, or bh-locked for a reader in softirq.
+ *
+ * recvmsg() and splice() are Linux TCP's own: each release_sock() in them
+ * reports through toe_release_cb(), the one before a reader sleeps for
+ * more (sk_wait_data(): MSG_WAITALL, SO_RCVLOWAT, timeouts) as well as
+ * the last. Without the first, a MSG_WAITALL read of more than the
+ * receive buffer holds would wait for good on a window the engine keeps
+ * shut.
  */
-static void toe_consumed(struct sock *sk, int copied)
+static void toe_report_consumed(struct sock *sk)
 {
 	struct toe_sock *ts = toe_sk(sk);
+	u32 seq = READ_ONCE(tcp_sk(sk)->copied_seq);
 
-	lock_sock(sk);
-	if (toe_sk_offloaded(sk))
-		ts->tdev->ops->recv(ts->tdev, sk, copied);
-	release_sock(sk);
-}
-
-static int toe_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-		       int flags, int *addr_len)
-{
-	struct toe_sock *ts = toe_sk(sk);
-	int ret;
-
-	ret = ts->sk_proto->recvmsg(sk, msg, len, flags, addr_len);
-	if (ret > 0 && !(flags & MSG_PEEK))
-		toe_consumed(sk, ret);
-	return ret;
-}
-
-/* splice() reads the receive queue through tcp_read_sock(), not recvmsg. */
-static ssize_t toe_splice_read(struct socket *sock, loff_t *ppos,
-			       struct pipe_inode_info *pipe, size_t len,
-			       unsigned int flags)
-{
-	struct toe_sock *ts = toe_sk(sock->sk);
-	ssize_t ret;
-
-	ret = ts->sk_ops->splice_read(sock, ppos, pipe, len, flags);
-	if (ret > 0)
-		toe_consumed(sock->sk, ret);
-	return ret;
+	if (!toe_sk_offloaded(sk) || !after(seq, ts->consumed_seq))
+		return;
+	ts->tdev->ops->recv(ts->tdev, sk, seq - ts->consumed_seq);
+	ts->consumed_seq = seq;
 }
 
 /* Kernel readers (strparser for KCM, nvme-tcp) take payload off the
@@ -659,8 +763,8 @@ static int toe_read_sock(struct sock *sk, read_descriptor_t *desc,
 	int ret;
 
 	ret = ts->sk_ops->read_sock(sk, desc, recv_actor);
-	if (ret > 0 && toe_sk_offloaded(sk))
-		ts->tdev->ops->recv(ts->tdev, sk, ret);
+	if (ret > 0)
+		toe_report_consumed(sk);
 	return ret;
 }
 
@@ -678,7 +782,7 @@ static __poll_t toe_poll(struct file *file, struct socket *sock,
 
 	/* Writable means room in the send buffer the engine drains. */
 	mask &= ~(EPOLLOUT | EPOLLWRNORM);
-	if (toe_sk_writeable(sk)) {
+	if (toe_sk_writeable(sk, 1)) {
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	} else {
 		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
@@ -687,7 +791,7 @@ static __poll_t toe_poll(struct file *file, struct socket *sock,
 		 * is visible, or a wakeup in between is lost.
 		 */
 		smp_mb__after_atomic();
-		if (toe_sk_writeable(sk))
+		if (toe_sk_writeable(sk, 1))
 			mask |= EPOLLOUT | EPOLLWRNORM;
 	}
 	return mask;
@@ -746,12 +850,45 @@ static int toe_setsockopt(struct sock *sk, int level, int optname,
 {
 	struct toe_sock *ts = toe_sk(sk);
 
-	if (!toe_sockopt_ok(level, optname)) {
+	/* SOCK_KEEPOPEN while offloaded: a handback is on its way (see
+	 * toe_keepalive()); TCP_KEEPIDLE would arm Linux's timer meanwhile.
+	 */
+	if (!toe_sockopt_ok(level, optname) ||
+	    (level == SOL_TCP && sock_flag(sk, SOCK_KEEPOPEN))) {
 		lock_sock(sk);
 		toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
 		release_sock(sk);
 	}
 	return ts->sk_proto->setsockopt(sk, level, optname, optval, optlen);
+}
+
+/* SO_KEEPALIVE, with the socket locked (sock_setsockopt(),
+ * sock_set_keepalive()), before SOCK_KEEPOPEN changes. Linux TCP's
+ * keepalive timer must never run for an offloaded connection: it reads
+ * receive timestamps nothing updates, probes, never sees the peer's
+ * answers (the engine takes them) and resets the connection. Probing is
+ * not the engine's job either, so turning it on hands the connection
+ * back, and Linux TCP arms its timer. A BPF program may set it (from
+ * softirq, or in process context under RCU), where no handback can
+ * run: the timer stays off and the handback runs from the workqueue (it
+ * arms the timer, SOCK_KEEPOPEN is set by then).
+ */
+static void toe_keepalive(struct sock *sk, int valbool)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	if (valbool && toe_sk_offloaded(sk)) {
+		if (!in_task() || has_current_bpf_ctx() ||
+		    !sock_owned_by_user(sk)) {
+			toe_sk_request_handback(sk, TOE_HB_SOCKOPT);
+			return;
+		}
+		toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
+	}
+	if (toe_sk_offloaded(sk))
+		return;
+	if (ts->sk_proto->keepalive)
+		ts->sk_proto->keepalive(sk, valbool);
 }
 
 static void toe_shutdown(struct sock *sk, int how)
@@ -772,6 +909,21 @@ static int toe_disconnect(struct sock *sk, int flags)
 	return ts->sk_proto->disconnect(sk, flags);
 }
 
+/* An administrator's abort (ss -K: SOCK_DESTROY through sock_diag, in
+ * process context, with a reference on the socket). tcp_abort() resets
+ * and closes the connection under the socket lock, which would leave the
+ * engine carrying and steering it: the engine gives it up first, without
+ * draining. The socket may have been handed back, or destroyed, since
+ * sock_diag read its proto: Linux TCP's op, from the base proto.
+ */
+static int toe_diag_destroy(struct sock *sk, int err)
+{
+	const struct proto *base = READ_ONCE(toe_base_prot[toe_fam(sk)]);
+
+	toe_sk_handback(sk, TOE_HB_RST);
+	return base->diag_destroy(sk, err);
+}
+
 static void toe_close(struct sock *sk, long timeout)
 {
 	struct toe_sock *ts = toe_sk(sk);
@@ -782,22 +934,28 @@ static void toe_close(struct sock *sk, long timeout)
 	ts->sk_proto->close(sk, timeout);
 }
 
-/* Linux TCP's deferred work (timers that found the socket owned, TSQ)
- * belongs to the software data path, which is idle while offloaded. A
- * path MTU drop is the exception: it updates the MSS the engine reads
- * (toe_sk_path_mss()).
+/* Runs in every release_sock() while offloaded, with the socket spinlock
+ * held: reports what a reader consumed (it may be about to sleep for
+ * more), and passes Linux TCP's deferred work on. That work (timers that
+ * found the socket owned, TSQ) belongs to the software data path, which
+ * is idle while offloaded. A path MTU drop is the exception: it updates
+ * the MSS the engine reads (toe_sk_path_mss()).
  */
 static void toe_release_cb(struct sock *sk)
 {
 	unsigned long flags, nflags;
 	int refs;
 
+	/* A reader about to sleep for more (sk_wait_data()) consumed these. */
+	toe_report_consumed(sk);
+	/* Armed by a TCP_KEEPIDLE that bypassed the proto (a BPF program)
+	 * before a pending keepalive handback ran: never while offloaded.
+	 */
+	if (unlikely(timer_pending(&sk->sk_timer)) && toe_sk_offloaded(sk))
+		inet_csk_delete_keepalive_timer(sk);
 	/* Called with the socket spinlock held: adopt from process context. */
-	if (unlikely(tcp_send_head(sk)) && toe_sk_offloaded(sk)) {
-		sock_hold(sk);
-		if (!queue_work(toe_wq, &toe_sk(sk)->tx_work))
-			__sock_put(sk);
-	}
+	if (unlikely(tcp_send_head(sk)) && toe_sk_offloaded(sk))
+		toe_sock_queue(toe_sk(sk), &toe_sk(sk)->tx_work);
 
 	do {
 		flags = READ_ONCE(sk->sk_tsq_flags);
@@ -846,8 +1004,9 @@ static int toe_build_protos(struct sock *sk)
 	p->getsockopt	= toe_getsockopt;
 	p->sendmsg	= toe_sendmsg;
 	p->sendpage	= toe_sendpage;
-	p->recvmsg	= toe_recvmsg;
 	p->release_cb	= toe_release_cb;
+	p->keepalive	= toe_keepalive;
+	p->diag_destroy	= toe_diag_destroy;
 #ifdef CONFIG_BPF_SYSCALL
 	/* A sockmap would swap in tcp_bpf's proto, built from tcp_prot,
 	 * behind the engine's back: refuse, as for a socket with no such op.
@@ -857,7 +1016,6 @@ static int toe_build_protos(struct sock *sk)
 
 	*o = *sk->sk_socket->ops;
 	o->poll			= toe_poll;
-	o->splice_read		= toe_splice_read;
 	o->read_sock		= toe_read_sock;
 	o->sendmsg_locked	= toe_sock_sendmsg_locked;
 	o->sendpage_locked	= toe_sendpage_locked;
@@ -870,9 +1028,16 @@ out:
 	return err;
 }
 
+/* What goes on the wire: an AF_INET6 socket connected to an IPv4-mapped
+ * address (a client of a [::] listener) carries IPv4.
+ */
 static u32 toe_family_bit(const struct sock *sk)
 {
-	return sk->sk_family == AF_INET6 ? TOE_FAMILY_IPV6 : TOE_FAMILY_IPV4;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6 && !ipv6_addr_v4mapped(&sk->sk_v6_daddr))
+		return TOE_FAMILY_IPV6;
+#endif
+	return TOE_FAMILY_IPV4;
 }
 
 /* The enabled toedev of the port this socket's route leaves on, held. */
@@ -892,6 +1057,163 @@ struct toedev *toe_sk_toedev(struct sock *sk)
 		toedev_hold(tdev);
 	rcu_read_unlock();
 	return tdev;
+}
+
+/* The cookie Linux TCP checks the socket's route with. */
+static u32 toe_dst_cookie(const struct sock *sk)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6)
+		return inet6_sk(sk)->dst_cookie;
+#endif
+	return 0;
+}
+
+/* Protection and modes of the socket no engine carries: TCP-MD5 keys
+ * (RFC 2385: every segment signed), IPsec (a per-socket policy, or an
+ * xfrm bundle on the socket's route) and TCP_REPAIR (a checkpoint or
+ * restore in progress owns the queues and sequence numbers). Setting a
+ * key, IP_XFRM_POLICY or repair mode while offloaded hands the socket
+ * back first (toe_sockopt_ok()).
+ */
+static bool toe_sk_carriable(const struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+#ifdef CONFIG_XFRM
+	const struct dst_entry *dst;
+#endif
+
+	if (tp->repair)
+		return false;
+#ifdef CONFIG_TCP_MD5SIG
+	if (rcu_access_pointer(tp->md5sig_info))
+		return false;
+#endif
+#ifdef CONFIG_XFRM
+	/* IPsec: a policy on the socket, or a bundle on its route (the
+	 * transformation its segments go through). No engine encrypts.
+	 */
+	if (rcu_access_pointer(sk->sk_policy[0]) ||
+	    rcu_access_pointer(sk->sk_policy[1]))
+		return false;
+	dst = __sk_dst_get((struct sock *)sk);
+	if (dst && (dst->xfrm || dst->flags & DST_XFRM_QUEUE))
+		return false;
+#endif
+	return true;
+}
+
+#if IS_ENABLED(CONFIG_NETFILTER)
+/* Does a hook list hold a hook that filters? Two kinds do not count:
+ * - placeholders for unregistered hooks, until the list is shrunk (and
+ *   for good if that allocation failed); they have no family;
+ * - the security modules' (SELinux, AppArmor, Smack register at
+ *   NF_IP_PRI_SELINUX_FIRST and _LAST in every netns, AppArmor on
+ *   Debian): an engine's frames carry no socket, which those hooks
+ *   treat as the kernel's; they label (NetLabel) and check peer labels
+ *   only where such a policy is configured, which an engine cannot
+ *   carry and the core does not detect. nf_tables chains count at any
+ *   priority.
+ */
+static bool toe_nf_live(struct nf_hook_entries __rcu *const *pp)
+{
+	const struct nf_hook_entries *e = rcu_dereference(*pp);
+	struct nf_hook_ops **ops;
+	unsigned int i;
+
+	if (!e)
+		return false;
+	ops = nf_hook_entries_get_hook_ops(e);
+	for (i = 0; i < e->num_hook_entries; i++) {
+		const struct nf_hook_ops *o = READ_ONCE(ops[i]);
+
+		if (o->hook_ops_type == NF_HOOK_OP_NF_TABLES)
+			return true;
+		if (o->pf == NFPROTO_UNSPEC ||
+		    o->priority == NF_IP_PRI_SELINUX_FIRST ||
+		    o->priority == NF_IP_PRI_SELINUX_LAST)
+			continue;
+		return true;
+	}
+	return false;
+}
+#endif
+
+/**
+ * toe_nf_active() - does a netns filter a family's local traffic?
+ * @net: the network namespace
+ * @pf: NFPROTO_IPV4 or NFPROTO_IPV6
+ * @hooks: the hooks to ask for, a mask of BIT(NF_INET_*)
+ *
+ * For an engine that runs the host's netfilter hooks (%TOE_F_NETFILTER):
+ * when none of @hooks has a hook registered in @net, the engine may skip
+ * them, and the work they need (route lookups), for a frame.
+ *
+ * Context: any.
+ * Return: true if a hook of @hooks that filters is registered for @pf in
+ * @net (placeholders and the security modules' hooks do not count).
+ */
+bool toe_nf_active(const struct net *net, u8 pf, unsigned int hooks)
+{
+	bool live = false;
+#if IS_ENABLED(CONFIG_NETFILTER)
+	unsigned int h;
+
+	rcu_read_lock();
+	for (h = 0; h < NF_INET_NUMHOOKS && !live; h++) {
+		if (!(hooks & BIT(h)))
+			continue;
+		if (pf == NFPROTO_IPV4)
+			live = toe_nf_live(&net->nf.hooks_ipv4[h]);
+#if IS_ENABLED(CONFIG_IPV6)
+		else if (pf == NFPROTO_IPV6)
+			live = toe_nf_live(&net->nf.hooks_ipv6[h]);
+#endif
+	}
+	rcu_read_unlock();
+#endif
+	return live;
+}
+EXPORT_SYMBOL_NS_GPL(toe_nf_active, TOE);
+
+/**
+ * toe_sk_filtered() - would @tdev bypass a netfilter hook of @sk's netns?
+ * @sk: an established socket
+ * @tdev: the device it is or would be offloaded to
+ *
+ * True when @tdev does not run the hooks (no %TOE_F_NETFILTER) and the
+ * socket's netns has a PRE_ROUTING, LOCAL_IN, LOCAL_OUT or POST_ROUTING
+ * hook for the family the connection carries.
+ *
+ * Context: any.
+ */
+bool toe_sk_filtered(const struct sock *sk, const struct toedev *tdev)
+{
+	if (READ_ONCE(tdev->features) & TOE_F_NETFILTER)
+		return false;
+	return toe_nf_active(sock_net(sk),
+			     toe_family_bit(sk) == TOE_FAMILY_IPV4 ?
+			     NFPROTO_IPV4 : NFPROTO_IPV6,
+			     BIT(NF_INET_PRE_ROUTING) | BIT(NF_INET_LOCAL_IN) |
+			     BIT(NF_INET_LOCAL_OUT) | BIT(NF_INET_POST_ROUTING));
+}
+
+/* Is @tdev enabled, registered and bound to the port of @sk's route, and
+ * is that port up? Stable while toe_handover_sem is held.
+ */
+static bool toe_sk_on_tdev(struct sock *sk, struct toedev *tdev)
+{
+	struct dst_entry *dst = __sk_dst_get(sk);
+	bool ret;
+
+	if (!dst || !dst->dev || !netif_running(dst->dev) ||
+	    !READ_ONCE(tdev->enabled) ||
+	    READ_ONCE(tdev->reg_state) != TOEDEV_REGISTERED)
+		return false;
+	rcu_read_lock();
+	ret = toedev_lookup_rcu(dst->dev) == tdev;
+	rcu_read_unlock();
+	return ret;
 }
 
 static void toe_fill_state(struct sock *sk, struct toe_tcp_state *st)
@@ -1021,8 +1343,11 @@ static void toe_purge_tx(struct sock *sk)
 	tp->sacked_out = 0;
 	tp->undo_marker = 0;
 	tp->undo_retrans = -1;
+	tp->retrans_stamp = 0;
 	inet_csk(sk)->icsk_backoff = 0;
 	inet_csk(sk)->icsk_retransmits = 0;
+	inet_csk(sk)->icsk_probes_out = 0;
+	inet_csk(sk)->icsk_probes_tstamp = 0;
 	inet_csk_clear_xmit_timer(sk, ICSK_TIME_RETRANS);
 	sk_mem_reclaim(sk);
 }
@@ -1043,11 +1368,11 @@ static void toe_purge_tx(struct sock *sk)
  * and Linux TCP's send queues are emptied once the engine has them.
  *
  * Context: process; socket locked; may sleep.
- * Return: 0; -ENODEV (no enabled toedev on the route), -EAGAIN (urgent or
- * out of order data, a writer waiting for buffer space, or no memory for
- * the copies: try later), -ENOSPC
- * (table full), -EOPNOTSUPP, or the engine's error. On error the socket
- * is untouched.
+ * Return: 0; -EHOSTUNREACH (no route now), -ENODEV (no enabled toedev on
+ * the route), -EAGAIN (urgent or out of order data, a writer waiting for
+ * buffer space, or no memory for the copies: try later), -ENOSPC (table
+ * full), -EOPNOTSUPP, or the engine's error. On error the socket is as
+ * Linux TCP left it, its cached route looked up again if it was stale.
  */
 int toe_sk_handover(struct sock *sk)
 {
@@ -1063,6 +1388,12 @@ int toe_sk_handover(struct sock *sk)
 		return -ENOTCONN;
 	if (toe_sk_offloaded(sk))
 		return -EALREADY;
+	/* The route Linux TCP would take for its next segment: a policy or
+	 * route added since the last one went out applies.
+	 */
+	if (!__sk_dst_check(sk, toe_dst_cookie(sk)) &&
+	    inet_csk(sk)->icsk_af_ops->rebuild_header(sk))
+		return -EHOSTUNREACH;
 
 	tdev = toe_sk_toedev(sk);
 	if (!tdev)
@@ -1085,9 +1416,22 @@ int toe_sk_handover(struct sock *sk)
 	    !RB_EMPTY_ROOT(&tp->out_of_order_queue))
 		goto err_put;
 	err = -EOPNOTSUPP;
-	if (!toe_sk_sockopts_ok(sk) || !tdev->ops->can_offload(tdev, sk))
+	if (!toe_sk_sockopts_ok(sk) || !toe_sk_carriable(sk) ||
+	    !tdev->ops->can_offload(tdev, sk))
 		goto err_put;
+	if (toe_sk_filtered(sk, tdev)) {
+		toedev_stat_inc(tdev, TOEDEV_STAT_NF_REFUSED);
+		goto err_put;
+	}
 
+	/* The device's state, tested again under the semaphore, holds
+	 * until the connection is on its list, where disable, unregister
+	 * and unbind find it.
+	 */
+	down_read(&toe_handover_sem);
+	err = -ENODEV;
+	if (!toe_sk_on_tdev(sk, tdev))
+		goto err_unlock;
 	ts = toe_sk(sk);
 	err = -ENOSPC;
 	if (atomic_inc_return(&tdev->conn_count) > READ_ONCE(tdev->conn_limit))
@@ -1132,6 +1476,7 @@ int toe_sk_handover(struct sock *sk)
 	inet_csk(sk)->icsk_ack.pending = 0;
 	inet_csk_delete_keepalive_timer(sk);
 	tp->rcv_wup = tp->rcv_nxt;
+	ts->consumed_seq = tp->copied_seq;
 	ts->rcv_wnd = tp->rcv_wnd;
 	tp->rcv_wnd = max(tp->rcv_wnd, tp->window_clamp);
 
@@ -1162,17 +1507,23 @@ int toe_sk_handover(struct sock *sk)
 
 	WRITE_ONCE(sk->sk_socket->ops, &toe_proto_ops[toe_fam(sk)]);
 	WRITE_ONCE(sk->sk_prot, &toe_prots[toe_fam(sk)]);
+	toe_stray_filter_attach(sk);
+	up_read(&toe_handover_sem);
 	return 0;
 
 err_dec:
 	atomic_dec(&tdev->conn_count);
+err_unlock:
+	up_read(&toe_handover_sem);
 err_put:
 	toedev_put(tdev);
 	return err;
 }
 
 /* Queue the bytes of @unacked from write_seq up to @end on Linux TCP's
- * write queue; skbs used up are freed. Return: 0 or -ENOMEM.
+ * write queue; skbs used up are freed, and so are those that end at or
+ * before write_seq (bytes the peer acknowledged, which toe_hb_check()
+ * lets through). Return: 0 or -ENOMEM.
  */
 static int toe_requeue_upto(struct sock *sk, struct sk_buff_head *unacked,
 			    u32 end)
@@ -1185,6 +1536,11 @@ static int toe_requeue_upto(struct sock *sk, struct sk_buff_head *unacked,
 	int ret;
 
 	while ((skb = skb_peek(unacked)) && before(tp->write_seq, end)) {
+		if (!after(TCP_SKB_CB(skb)->end_seq, tp->write_seq)) {
+			__skb_unlink(skb, unacked);
+			kfree_skb(skb);
+			continue;
+		}
 		seq = TCP_SKB_CB(skb)->seq;
 		stop = after(TCP_SKB_CB(skb)->end_seq, end) ? end :
 		       TCP_SKB_CB(skb)->end_seq;
@@ -1354,6 +1710,46 @@ static void toe_hb_abort(struct sock *sk, struct toe_handback *hb,
 	sk_error_report(sk);
 }
 
+/* Linux TCP's timers take over from the engine's, with the bytes back on
+ * its queues: the retransmission timer runs for bytes in flight
+ * (toe_mark_sent()), the window probe timer for bytes behind a shut
+ * window. A peer that stopped answering the engine (%TOE_HB_TIMEOUT)
+ * keeps the count and the start the engine reported, so that Linux TCP
+ * gives up on the schedule it would have kept had it carried the
+ * connection throughout. The engine handed it back at a retransmission
+ * timeout without sending again: Linux TCP's timer runs at once, sends
+ * that retransmission and enters its loss state, whose recovery clears
+ * retrans_stamp when the peer answers.
+ */
+static void toe_hb_timers(struct sock *sk, const struct toe_handback *hb,
+			  enum toe_handback_reason reason)
+{
+	struct inet_connection_sock *icsk = inet_csk(sk);
+	struct tcp_sock *tp = tcp_sk(sk);
+	bool stall = reason == TOE_HB_TIMEOUT && hb->stall_ms;
+	u32 since;
+
+	if (tp->packets_out) {
+		if (stall) {
+			since = tcp_time_stamp_raw() - hb->stall_ms;
+			tp->retrans_stamp = since ?: 1;
+			icsk->icsk_retransmits = hb->stall_count;
+			icsk->icsk_backoff = hb->stall_count;
+			inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, 0,
+						  TCP_RTO_MAX);
+		}
+		return;
+	}
+	if (!tcp_send_head(sk))
+		return;
+	if (stall) {
+		since = tcp_jiffies32 - msecs_to_jiffies(hb->stall_ms);
+		icsk->icsk_probes_tstamp = since ?: 1;
+		icsk->icsk_probes_out = hb->stall_count;
+	}
+	tcp_check_probe_timer(sk);
+}
+
 /**
  * toe_sk_handback_locked() - hand an offloaded socket back to Linux TCP
  * @sk: the socket; nothing happens if it is not offloaded
@@ -1380,6 +1776,12 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 
 	__skb_queue_head_init(&hb.unacked);
 	__skb_queue_head_init(&hb.frames);
+	hb.stall_ms = 0;
+	hb.stall_count = 0;
+	/* Owned from here on: what reaches Linux TCP meanwhile is in the
+	 * backlog, Linux TCP's once the socket is released.
+	 */
+	toe_stray_filter_detach(sk);
 	/* Bytes Linux TCP queued behind the engine's back go with the rest;
 	 * the requeue below could not put them back in order.
 	 */
@@ -1441,14 +1843,15 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	tp->rx_opt.ts_recent_stamp = ktime_get_seconds();
 	tp->rcv_tstamp = tcp_jiffies32;
 	tp->lsndtime = tcp_jiffies32;
+	/* Out of memory (tcp_mem): the connection cannot go on; the peer
+	 * gets a RST, not a half-open connection.
+	 */
 	if (toe_requeue(sk, &hb.unacked, hb.st.snd_nxt, hb.st.write_seq)) {
-		__skb_queue_purge(&hb.frames);
-		WRITE_ONCE(sk->sk_err, ENOMEM);
-		sk_error_report(sk);
-		tcp_done(sk);
+		toe_hb_abort(sk, &hb, reason, hb.st.write_seq, -ENOMEM);
 		return -ENOMEM;
 	}
 
+	toe_hb_timers(sk, &hb, reason);
 	if (sock_flag(sk, SOCK_KEEPOPEN))
 		inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tp));
 	toe_policy_handed_back(sk, reason);
@@ -1470,9 +1873,109 @@ static void toe_hb_work(struct work_struct *work)
 
 	lock_sock(sk);
 	clear_bit(TOE_SK_HB_PENDING, &ts->flags);
-	toe_sk_handback_locked(sk, READ_ONCE(ts->hb_reason));
+	if (toe_sock_live(sk, ts))
+		toe_sk_handback_locked(sk, READ_ONCE(ts->hb_reason));
 	release_sock(sk);
 	sock_put(sk);
+	toe_sock_put(ts);
+}
+
+/**
+ * toe_sk_dst_stale() - did the routing change under an offloaded socket?
+ * @sk: the socket
+ *
+ * A route or an xfrm policy added or removed in the namespace makes the
+ * cached routes of its sockets obsolete (route generation ids, fib6
+ * serial numbers): Linux TCP would look its route up again at its next
+ * transmission, and so must the core for the engine.
+ *
+ * Context: RCU read side; the socket need not be locked.
+ * Return: true if the socket's cached route is gone or no longer valid.
+ */
+bool toe_sk_dst_stale(struct sock *sk)
+{
+	struct dst_entry *dst = rcu_dereference(sk->sk_dst_cache);
+
+	return !dst || (dst->obsolete &&
+			!dst->ops->check(dst, toe_dst_cookie(sk)));
+}
+
+/* The next hop of @dst towards @sk's peer (IPv4 in s6_addr32[3]). */
+static void toe_dst_nexthop(struct sock *sk, struct dst_entry *dst,
+			    struct in6_addr *nh)
+{
+	memset(nh, 0, sizeof(*nh));
+	if (dst->ops->family == AF_INET) {
+		nh->s6_addr32[3] = rt_nexthop((struct rtable *)dst,
+					      inet_sk(sk)->inet_daddr);
+		return;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	*nh = *rt6_nexthop((struct rt6_info *)dst, &sk->sk_v6_daddr);
+#endif
+}
+
+/* Look the route up again, as Linux TCP would before its next segment
+ * (icsk_af_ops->rebuild_header(), which also applies the namespace's
+ * xfrm policies). The engine carries on only if the segments would leave
+ * as before: through its port, to the same next hop, untransformed.
+ */
+static bool toe_sk_route_ok(struct sock *sk)
+{
+	struct toe_sock *ts = toe_sk(sk);
+	struct dst_entry *dst = __sk_dst_get(sk);
+	struct in6_addr before, now;
+	bool known = dst;
+
+	if (dst)
+		toe_dst_nexthop(sk, dst, &before);
+	if (__sk_dst_check(sk, toe_dst_cookie(sk)))
+		return true;
+	if (inet_csk(sk)->icsk_af_ops->rebuild_header(sk))
+		return false;
+	dst = __sk_dst_get(sk);
+	if (!dst || dst->dev != ts->port || !toe_sk_carriable(sk))
+		return false;
+	/* A route reset meanwhile left no next hop to compare with. */
+	if (!known)
+		return true;
+	toe_dst_nexthop(sk, dst, &now);
+	return ipv6_addr_equal(&before, &now);
+}
+
+static void toe_route_work(struct work_struct *work)
+{
+	struct toe_sock *ts = container_of(work, struct toe_sock, route_work);
+	struct sock *sk = ts->sk;
+
+	lock_sock(sk);
+	clear_bit(TOE_SK_ROUTE_PENDING, &ts->flags);
+	if (toe_sock_live(sk, ts) && toe_sk_offloaded(sk) &&
+	    !toe_sk_route_ok(sk)) {
+		toedev_stat_inc(ts->tdev, TOEDEV_STAT_REROUTED);
+		toe_sk_handback_locked(sk, TOE_HB_ROUTE);
+	}
+	release_sock(sk);
+	sock_put(sk);
+	toe_sock_put(ts);
+}
+
+/**
+ * toe_sk_request_route_check() - check an offloaded socket's route later
+ * @sk: the socket, whose cached route went stale (toe_sk_dst_stale())
+ *
+ * The check runs from a workqueue under the socket lock, and hands the
+ * socket back (%TOE_HB_ROUTE) if its new route is not the engine's.
+ *
+ * Context: any.
+ */
+void toe_sk_request_route_check(struct sock *sk)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	if (!ts || test_and_set_bit(TOE_SK_ROUTE_PENDING, &ts->flags))
+		return;
+	toe_sock_queue(ts, &ts->route_work);
 }
 
 /**
@@ -1489,12 +1992,10 @@ void toe_sk_request_handback(struct sock *sk, enum toe_handback_reason reason)
 {
 	struct toe_sock *ts = toe_sk(sk);
 
-	if (test_and_set_bit(TOE_SK_HB_PENDING, &ts->flags))
+	if (!ts || test_and_set_bit(TOE_SK_HB_PENDING, &ts->flags))
 		return;
 	WRITE_ONCE(ts->hb_reason, reason);
-	sock_hold(sk);
-	if (!queue_work(toe_wq, &ts->hb_work))
-		sock_put(sk);
+	toe_sock_queue(ts, &ts->hb_work);
 }
 EXPORT_SYMBOL_NS_GPL(toe_sk_request_handback, TOE);
 
@@ -1565,10 +2066,12 @@ static int toe_ulp_init(struct sock *sk)
 	ts = kzalloc(sizeof(*ts), GFP_KERNEL);
 	if (!ts)
 		return -ENOMEM;
+	refcount_set(&ts->refcnt, 1);
 	ts->sk = sk;
 	INIT_LIST_HEAD(&ts->node);
 	INIT_WORK(&ts->hb_work, toe_hb_work);
 	INIT_WORK(&ts->tx_work, toe_tx_work);
+	INIT_WORK(&ts->route_work, toe_route_work);
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ts);
 
 	err = toe_sk_handover(sk);
@@ -1579,12 +2082,55 @@ static int toe_ulp_init(struct sock *sk)
 	return err;
 }
 
+/* Who may ask for the engine (the device's ulp_access), checked against
+ * the caller of setsockopt(TCP_ULP). A socket whose route has no engine
+ * goes on to the handover, which tells it so (-ENODEV).
+ */
+static int toe_ulp_permitted(struct sock *sk)
+{
+	struct toedev *tdev = toe_sk_toedev(sk);
+	int err = 0;
+
+	if (!tdev)
+		return 0;
+	switch (READ_ONCE(tdev->ulp_access)) {
+	case TOE_ULP_ACCESS_ALL:
+		break;
+	case TOE_ULP_ACCESS_ADMIN:
+		/* The table is the machine's: the initial user namespace,
+		 * not a container's.
+		 */
+		if (!sockopt_capable(CAP_NET_ADMIN))
+			err = -EPERM;
+		break;
+	default:
+		err = -EPERM;
+		break;
+	}
+	if (err)
+		toedev_stat_inc(tdev, TOEDEV_STAT_ULP_DENIED);
+	toedev_put(tdev);
+	return err;
+}
+
+/* setsockopt(TCP_ULP, "toe"): the application asks. */
+static int toe_ulp_request(struct sock *sk)
+{
+	int err;
+
+	if (sk->sk_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
+	err = toe_ulp_permitted(sk);
+	return err ? err : toe_ulp_init(sk);
+}
+
 static void toe_ulp_release(struct sock *sk)
 {
 	struct toe_sock *ts = toe_sk(sk);
 
 	if (!ts)
 		return;
+	toe_stray_filter_detach(sk);
 	/* Close and disconnect hand back first; a socket destroyed while
 	 * offloaded has lost its connection anyway.
 	 */
@@ -1598,13 +2144,14 @@ static void toe_ulp_release(struct sock *sk)
 		WRITE_ONCE(sk->sk_write_space, ts->sk_write_space);
 	write_unlock_bh(&sk->sk_callback_lock);
 	RCU_INIT_POINTER(inet_csk(sk)->icsk_ulp_data, NULL);
-	kfree_rcu(ts, rcu);
+	/* Work still queued finds the socket without it and does nothing. */
+	toe_sock_put(ts);
 }
 
 static struct tcp_ulp_ops toe_ulp_ops __read_mostly = {
 	.name		= "toe",
 	.owner		= THIS_MODULE,
-	.init		= toe_ulp_init,
+	.init		= toe_ulp_request,
 	.release	= toe_ulp_release,
 };
 
@@ -1649,9 +2196,16 @@ int toe_sk_attach(struct sock *sk)
 
 int toe_sock_init(void)
 {
+	int err;
+
+	err = toe_stray_filter_init();
+	if (err)
+		return err;
 	toe_wq = alloc_workqueue("toe", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
-	if (!toe_wq)
+	if (!toe_wq) {
+		toe_stray_filter_exit();
 		return -ENOMEM;
+	}
 	tcp_register_ulp(&toe_ulp_ops);
 	return 0;
 }
@@ -1660,4 +2214,5 @@ void toe_sock_exit(void)
 {
 	tcp_unregister_ulp(&toe_ulp_ops);
 	destroy_workqueue(toe_wq);
+	toe_stray_filter_exit();
 }

@@ -15,6 +15,8 @@
  *   min_bytes rw  automatic offload after this many bytes (0: at once)
  *   low_rate  rw  hand back connections slower than this, bytes/s (0: off)
  *   low_rate_secs rw  ... for this many seconds running (1-3600)
+ *   ulp_access rw "admin", "all" or "none": who may ask for offload with
+ *                 TCP_ULP "toe" (enum toe_ulp_access)
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -234,6 +236,32 @@ static ssize_t low_rate_secs_store(struct device *d,
 }
 static DEVICE_ATTR_RW(low_rate_secs);
 
+static const char * const toe_ulp_access_names[] = {
+	[TOE_ULP_ACCESS_ADMIN]	= "admin",
+	[TOE_ULP_ACCESS_ALL]	= "all",
+	[TOE_ULP_ACCESS_NONE]	= "none",
+};
+
+static ssize_t ulp_access_show(struct device *d, struct device_attribute *attr,
+			       char *buf)
+{
+	u8 val = READ_ONCE(to_toedev(d)->ulp_access);
+
+	return sysfs_emit(buf, "%s\n", toe_ulp_access_names[val]);
+}
+
+static ssize_t ulp_access_store(struct device *d, struct device_attribute *attr,
+				const char *buf, size_t len)
+{
+	int val = sysfs_match_string(toe_ulp_access_names, buf);
+
+	if (val < 0)
+		return val;
+	WRITE_ONCE(to_toedev(d)->ulp_access, val);
+	return len;
+}
+static DEVICE_ATTR_RW(ulp_access);
+
 static struct attribute *toedev_attrs[] = {
 	&dev_attr_low_rate.attr,
 	&dev_attr_low_rate_secs.attr,
@@ -247,6 +275,7 @@ static struct attribute *toedev_attrs[] = {
 	&dev_attr_state.attr,
 	&dev_attr_conns.attr,
 	&dev_attr_conn_limit.attr,
+	&dev_attr_ulp_access.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(toedev);

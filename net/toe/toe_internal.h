@@ -6,6 +6,8 @@
 #define _NET_TOE_INTERNAL_H
 
 #include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/rwsem.h>
 #include <net/toe.h>
 
 /**
@@ -29,11 +31,15 @@ struct toe_port {
 
 enum {
 	TOE_SK_HB_PENDING,	/* a handback work item is queued */
+	TOE_SK_ROUTE_PENDING,	/* a route check work item is queued */
 };
 
 /**
  * struct toe_sock - the core's per-socket state, in icsk_ulp_data
- * @sk: the socket
+ * @refcnt: one reference for the socket's ULP, dropped when the socket is
+ *	destroyed (toe_ulp_release()), and one for each queued work item;
+ *	the last put frees the structure after an RCU grace period
+ * @sk: the socket; a queued work item also holds a reference on it
  * @tdev: the engine while offloaded (a reference), else NULL; socket lock
  * @drv: the engine's per-connection pointer (toe_sk_set_drv())
  * @port: the port the connection was handed over on (compared only)
@@ -47,6 +53,7 @@ enum {
  * @node: entry in @tdev->conns, under @tdev->conns_lock
  * @hb_work: runs a handback requested from atomic context
  * @tx_work: gives the engine bytes Linux TCP queued after the handover
+ * @route_work: checks a route that went stale (toe_sk_request_route_check())
  * @snd_cwnd: Linux TCP's congestion window before the handover; its own
  *	is held at 0 meanwhile, so that it transmits nothing; socket lock
  * @eng_cwnd: the engine's congestion window in segments, for TCP_INFO;
@@ -56,6 +63,9 @@ enum {
  * @flags: TOE_SK_* bits
  * @hb_reason: reason of the requested handback
  * @rcv_wnd: Linux TCP's rcv_wnd at handover
+ * @consumed_seq: copied_seq when the engine last heard what the reader
+ *	consumed (toe_report_consumed()); the socket's owner, or its
+ *	spinlock for a reader in softirq
  * @since: jiffies at the last handover
  * @offloaded_jiffies: total time offloaded before the current period
  * @handovers: handovers so far; socket lock
@@ -71,6 +81,7 @@ enum {
  * @rcu: frees the structure
  */
 struct toe_sock {
+	refcount_t		refcnt;
 	struct sock		*sk;
 	struct toedev		*tdev;
 	void			*drv;
@@ -84,12 +95,14 @@ struct toe_sock {
 	struct list_head	node;
 	struct work_struct	hb_work;
 	struct work_struct	tx_work;
+	struct work_struct	route_work;
 	u32			snd_cwnd;
 	u32			eng_cwnd;
 	u32			retrans_base;
 	unsigned long		flags;
 	u8			hb_reason;
 	u32			rcv_wnd;
+	u32			consumed_seq;
 	unsigned long		since;
 	unsigned long		offloaded_jiffies;
 	u32			handovers;
@@ -114,6 +127,9 @@ void toe_sock_exit(void);
 struct toedev *toe_sk_toedev(struct sock *sk);
 int toe_sk_attach(struct sock *sk);
 bool toe_sk_has_ulp(const struct sock *sk);
+bool toe_sk_filtered(const struct sock *sk, const struct toedev *tdev);
+bool toe_sk_dst_stale(struct sock *sk);
+void toe_sk_request_route_check(struct sock *sk);
 int toe_policy_init(void);
 void toe_policy_exit(void);
 void toe_policy_unregister(struct toedev *tdev);
@@ -125,9 +141,13 @@ extern struct workqueue_struct *toe_wq;
 extern struct mutex toe_mutex;
 /* Registered devices; toe_mutex for writers, RCU for readers. */
 extern struct list_head toedev_list;
+/* Handover against disable, unregister and unbind; see core.c. */
+extern struct rw_semaphore toe_handover_sem;
 
 struct toe_port *toe_port_lookup_rcu(const struct net_device *dev);
 void toe_port_remove(struct toe_port *port);
+void toe_port_remove_sync(struct toe_port *port);
+void toe_handover_barrier(void);
 void toe_notify(unsigned long event, struct toedev *tdev);
 const char *toedev_state_name(const struct toedev *tdev);
 void toedev_stats_read(const struct toedev *tdev, u64 *sum);
