@@ -30,11 +30,21 @@
  *     fail_handback_lose N     the next handback that gives bytes back
  *                              loses the last N of them (a driver bug:
  *                              the core resets the connection)
+ *     fail_handback_stale N    the next handback that gives bytes back
+ *                              gives back N acknowledged ones too, first
  *     force_handback 1         hand every connection back (admin)
  *     handback_port PORT       hand back the connections with PORT at
  *                              either end (admin); -ENOENT if none
  *     fail_device 1            a device error: every connection back
  *                              without draining
+ *     port_bound 0|1           unbind the instance's port from its toedev
+ *                              (its connections come back), or bind it
+ *                              again, as an administrator would
+ *     netfilter 0|1            0: be silicon that cannot run the host's
+ *                              netfilter hooks (the engine skips them and
+ *                              the device drops TOE_F_NETFILTER, so the
+ *                              core refuses filtered connections); 1, the
+ *                              default: run them
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -43,6 +53,9 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
+#include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
+#include <net/toe.h>
 
 #include "toesim.h"
 #include "toesim_hw.h"
@@ -146,6 +159,60 @@ static int toesim_force_handback_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(toesim_force_handback_fops, NULL,
 			 toesim_force_handback_set, "%llu\n");
+
+static int toesim_port_bound_set(void *data, u64 val)
+{
+	struct toesim_dev *sd = data;
+	struct net_device *dev;
+	int err;
+
+	if (val > 1)
+		return -EINVAL;
+	rtnl_lock();
+	dev = sd->port;
+	dev_hold(dev);
+	rtnl_unlock();
+	if (!dev)
+		return -ENODEV;
+	err = val ? toedev_bind(sd->tdev, dev) : toedev_unbind(sd->tdev, dev);
+	dev_put(dev);
+	return err;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_port_bound_fops, NULL, toesim_port_bound_set,
+			 "%llu\n");
+
+static int toesim_netfilter_get(void *data, u64 *val)
+{
+	struct toesim_dev *sd = data;
+
+	*val = !!(READ_ONCE(sd->tdev->features) & TOE_F_NETFILTER);
+	return 0;
+}
+
+static int toesim_netfilter_set(void *data, u64 val)
+{
+	struct toesim_dev *sd = data;
+
+	if (val > 1)
+		return -EINVAL;
+	/* The device's claim goes before the engine stops running the
+	 * hooks, and comes after it starts: the core never hands over on
+	 * the strength of hooks the engine skips. Connections carried
+	 * meanwhile go back at the policy's next scan.
+	 */
+	if (val) {
+		WRITE_ONCE(sd->hw->netfilter, true);
+		WRITE_ONCE(sd->tdev->features,
+			   READ_ONCE(sd->tdev->features) | TOE_F_NETFILTER);
+	} else {
+		WRITE_ONCE(sd->tdev->features,
+			   READ_ONCE(sd->tdev->features) & ~TOE_F_NETFILTER);
+		WRITE_ONCE(sd->hw->netfilter, false);
+	}
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_netfilter_fops, toesim_netfilter_get,
+			 toesim_netfilter_set, "%llu\n");
 
 static int toesim_handback_port_set(void *data, u64 val)
 {
@@ -277,8 +344,14 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->challenge_acks, &toesim_counter_fops);
 	debugfs_create_file_unsafe("paws_drops", 0444, sd->ddir,
 				   &sd->hw->paws_drops, &toesim_counter_fops);
+	debugfs_create_file_unsafe("unacceptable", 0444, sd->ddir,
+				   &sd->hw->unacceptable, &toesim_counter_fops);
 	debugfs_create_file_unsafe("rcv_drops", 0444, sd->ddir,
 				   &sd->hw->rcv_drops, &toesim_counter_fops);
+	debugfs_create_file_unsafe("rx_nf_drops", 0444, sd->ddir,
+				   &sd->hw->rx_nf_drops, &toesim_counter_fops);
+	debugfs_create_file_unsafe("tx_nf_drops", 0444, sd->ddir,
+				   &sd->hw->tx_nf_drops, &toesim_counter_fops);
 	debugfs_create_file_unsafe("profile", 0644, sd->ddir, sd->hw,
 				   &toesim_profile_fops);
 	debugfs_create_file_unsafe("prof_ns", 0444, sd->ddir,
@@ -293,6 +366,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 			    &toesim_cpu_fops);
 	debugfs_create_file_unsafe("fail_handback_lose", 0644, sd->ddir,
 				   &sd->hw->fault_hb_lose, &toesim_fault_fops);
+	debugfs_create_file_unsafe("fail_handback_stale", 0644, sd->ddir,
+				   &sd->hw->fault_hb_stale, &toesim_fault_fops);
 	debugfs_create_file_unsafe("fail_rx_delay_ms", 0644, sd->ddir, sd->hw,
 				   &toesim_rx_delay_fops);
 	debugfs_create_file_unsafe("stall_ms", 0644, sd->ddir, sd->hw,
@@ -303,6 +378,10 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &toesim_handback_port_fops);
 	debugfs_create_file_unsafe("fail_device", 0200, sd->ddir, sd->hw,
 				   &toesim_fail_device_fops);
+	debugfs_create_file_unsafe("port_bound", 0200, sd->ddir, sd,
+				   &toesim_port_bound_fops);
+	debugfs_create_file_unsafe("netfilter", 0600, sd->ddir, sd,
+				   &toesim_netfilter_fops);
 }
 
 /**

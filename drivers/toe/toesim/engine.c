@@ -15,7 +15,11 @@
  * 6582) where it does not; slow start and congestion avoidance, flow
  * control with zero-window probing, delayed ACKs, window updates as the
  * host reads, RFC 5961 checks against blind RST, SYN and data injection.
+ * A peer that stops answering retransmissions or window probes sends the
+ * connection back to Linux TCP, whose timers decide when it is gone.
  * Frames are GSO frames within the port's gso_max_size and gso_max_segs.
+ * The host's netfilter hooks see every frame the engine takes or sends,
+ * as they see Linux TCP's (see "the host's netfilter hooks" below).
  *
  * All TCP state of a connection is written by the engine thread only.
  */
@@ -30,12 +34,15 @@
 #include <linux/hash.h>
 #include <linux/kthread.h>
 #include <linux/netdevice.h>
+#include <linux/netfilter.h>
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <net/ip.h>
 #include <net/ip6_checksum.h>
+#include <net/ip6_route.h>
 #include <net/ipv6.h>
+#include <net/route.h>
 #include <net/tcp.h>
 
 #include "engine.h"
@@ -49,6 +56,8 @@
 #define TOESIM_HELD_MAX		64
 #define TOESIM_GSO_MAX		(64 * 1024 - 1024)
 #define TOESIM_DRAIN_MS		3000
+#define TOESIM_RTO_STALL_MAX	3	/* RTOs before a handback, as tcp_retries1 */
+#define TOESIM_PROBE_STALL_MAX	2	/* unanswered probes before a handback */
 
 struct toesim_rx_cb {
 	struct toesim_conn *conn;
@@ -179,6 +188,271 @@ static void toesim_rearm(struct toesim_conn *conn)
 	else
 		del_timer(&tcb->timer);
 }
+
+/* ---- the host's netfilter hooks ----------------------------------------- */
+
+/*
+ * A software engine has no excuse to bypass the host's firewall: each
+ * frame the engine takes goes through the port's netns's PRE_ROUTING and
+ * LOCAL_IN hooks first (with an input route, as ip_rcv_finish() and
+ * ip6_rcv_finish() attach one), and each frame it sends through
+ * LOCAL_OUT and POST_ROUTING (with an output route), in the engine
+ * thread, BHs off as in softirq. So a rule added after the handover
+ * stops an offloaded connection as it stops one in software, in both
+ * directions, and conntrack sees every segment. Frames a hook drops are
+ * lost as they would be for Linux TCP, and TCP retransmits them.
+ *
+ * What the engine cannot follow: a hook that rewrites the addresses or
+ * ports of a frame it sends (NAT) makes the connection go back to Linux
+ * TCP (reason "netfilter"), and so does one that a hook queues to user
+ * space (NFQUEUE) or steals: the engine cannot wait for a verdict, Linux
+ * TCP can (the verdict's frame goes to the stack, see below). Owner
+ * matches see no socket (the engine's frames carry none).
+ */
+#if IS_ENABLED(CONFIG_NETFILTER)
+/*
+ * Where a frame a hook queued to user space goes when its verdict comes:
+ * by then the connection is on its way back to Linux TCP, so to the
+ * stack, through code that outlives this module. A received frame is
+ * looped back into the receive path (dev_loopback_xmit()), a sent one
+ * handed to the IP layer's output (ip_local_out(), ip6_local_out(),
+ * with the route it was given); both meet the hooks once more, then
+ * Linux's own continuations.
+ */
+static int (*toesim_nf_late_out(u8 pf))(struct net *, struct sock *,
+					 struct sk_buff *)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (pf == NFPROTO_IPV6)
+		return ip6_local_out;
+#endif
+	return ip_local_out;
+}
+
+/* IPCB()/IP6CB() as the IP layer leaves them for the hooks. */
+static void toesim_nf_cb(struct sk_buff *skb, int iif)
+{
+	memset(skb->cb, 0, sizeof(skb->cb));
+	if (skb->protocol == htons(ETH_P_IP)) {
+		IPCB(skb)->iif = iif;
+	} else {
+		IP6CB(skb)->iif = iif;
+		IP6CB(skb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
+	}
+}
+
+static int toesim_nf_route_in(struct net *net, struct sk_buff *skb)
+{
+	if (skb->protocol == htons(ETH_P_IP)) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		return ip_route_input_noref(skb, iph->daddr, iph->saddr,
+					    iph->tos, skb->dev);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		const struct ipv6hdr *ip6 = ipv6_hdr(skb);
+		struct flowi6 fl6 = {
+			.flowi6_iif	= skb->dev->ifindex,
+			.flowi6_mark	= skb->mark,
+			.flowi6_proto	= IPPROTO_TCP,
+			.daddr		= ip6->daddr,
+			.saddr		= ip6->saddr,
+			.flowlabel	= ip6_flowinfo(ip6),
+		};
+		struct dst_entry *dst;
+
+		dst = ip6_route_input_lookup(net, skb->dev, &fl6, skb,
+					     RT6_LOOKUP_F_HAS_SADDR);
+		if (dst->error) {
+			dst_release(dst);
+			return -EHOSTUNREACH;
+		}
+		skb_dst_set(skb, dst);
+		return 0;
+	}
+#else
+	return -EAFNOSUPPORT;
+#endif
+}
+
+/**
+ * toesim_nf_rcv() - the host's input hooks on a frame the engine took
+ * @conn: its connection
+ * @skb: the frame, skb->data at the network header; its cb is cleared
+ *	when hooks run
+ *
+ * Context: engine thread.
+ * Return: true if the engine is to process @skb; false if a hook took it
+ * (dropped, or queued: then the connection goes back to Linux TCP) or it
+ * has no route, counted in rx_nf_drops.
+ */
+static bool toesim_nf_rcv(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	struct toesim_hw *hw = conn->hw;
+	struct net_device *dev = skb->dev;
+	struct net *net = dev_net(dev);
+	u8 pf = skb->protocol == htons(ETH_P_IP) ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	int ret;
+
+	if (!READ_ONCE(hw->netfilter) ||
+	    !toe_nf_active(net, pf, BIT(NF_INET_PRE_ROUTING) |
+			   BIT(NF_INET_LOCAL_IN)))
+		return true;
+	toesim_nf_cb(skb, dev->ifindex);
+	local_bh_disable();
+	rcu_read_lock();
+	ret = nf_hook(pf, NF_INET_PRE_ROUTING, net, NULL, skb, dev, NULL,
+		      dev_loopback_xmit);
+	if (ret == 1) {
+		if (toesim_nf_route_in(net, skb)) {
+			kfree_skb(skb);
+			ret = -EHOSTUNREACH;
+		} else {
+			ret = nf_hook(pf, NF_INET_LOCAL_IN, net, NULL, skb,
+				      dev, NULL, dev_loopback_xmit);
+		}
+	}
+	if (ret == 1) {
+		skb_dst_drop(skb);
+		/* As tcp_v4_rcv() and tcp_v6_rcv() do before queueing. */
+		nf_reset_ct(skb);
+	}
+	rcu_read_unlock();
+	local_bh_enable();
+	if (ret != 1)
+		atomic64_inc(&hw->rx_nf_drops);
+	if (!ret)
+		hw->host_ops->request_remove(conn->host, TOESIM_RM_NETFILTER);
+	return ret == 1;
+}
+
+static struct dst_entry *toesim_nf_route_out(struct toesim_conn *conn,
+					     struct net *net)
+{
+	const struct toesim_tuple *t = &conn->tuple;
+	struct rtable *rt;
+
+	if (t->family == AF_INET) {
+		struct flowi4 fl4;
+
+		rt = ip_route_output_ports(net, &fl4, NULL,
+					   t->daddr.s6_addr32[3],
+					   t->saddr.s6_addr32[3], t->dport,
+					   t->sport, IPPROTO_TCP, 0,
+					   conn->hw->port->ifindex);
+		return IS_ERR(rt) ? NULL : &rt->dst;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		struct flowi6 fl6 = {
+			.flowi6_oif	= conn->hw->port->ifindex,
+			.flowi6_proto	= IPPROTO_TCP,
+			.daddr		= t->daddr,
+			.saddr		= t->saddr,
+			.fl6_sport	= t->sport,
+			.fl6_dport	= t->dport,
+		};
+		struct dst_entry *dst = ip6_route_output(net, NULL, &fl6);
+
+		if (dst->error) {
+			dst_release(dst);
+			return NULL;
+		}
+		return dst;
+	}
+#else
+	return NULL;
+#endif
+}
+
+/* Did a hook rewrite where the frame goes or comes from (NAT)? */
+static bool toesim_nf_mangled(const struct toesim_conn *conn,
+			      const struct sk_buff *skb)
+{
+	const struct toesim_tuple *t = &conn->tuple;
+	const struct tcphdr *th = tcp_hdr(skb);
+
+	if (th->source != t->sport || th->dest != t->dport)
+		return true;
+	if (t->family == AF_INET)
+		return ip_hdr(skb)->saddr != t->saddr.s6_addr32[3] ||
+		       ip_hdr(skb)->daddr != t->daddr.s6_addr32[3];
+	return !ipv6_addr_equal(&ipv6_hdr(skb)->saddr, &t->saddr) ||
+	       !ipv6_addr_equal(&ipv6_hdr(skb)->daddr, &t->daddr);
+}
+
+/**
+ * toesim_nf_xmit() - the host's output hooks on a frame the engine sends
+ * @conn: its connection
+ * @skb: the frame, skb->data at the network header, no link header yet
+ *
+ * Context: engine thread.
+ * Return: 0 to send @skb; -EPERM if a hook took it (dropped or queued),
+ * it has no route or a hook rewrote its addresses: then it is gone,
+ * counted in tx_nf_drops, and when queued or rewritten the connection is
+ * on its way back to Linux TCP.
+ */
+static int toesim_nf_xmit(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	struct net_device *dev = conn->hw->port;
+	struct net *net = dev_net(dev);
+	u8 pf = conn->tuple.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	struct dst_entry *dst;
+	int ret = 0;
+
+	if (!READ_ONCE(conn->hw->netfilter) ||
+	    !toe_nf_active(net, pf, BIT(NF_INET_LOCAL_OUT) |
+			   BIT(NF_INET_POST_ROUTING)))
+		return 0;
+	dst = toesim_nf_route_out(conn, net);
+	if (!dst) {
+		kfree_skb(skb);
+		goto drop;
+	}
+	skb_dst_set(skb, dst);
+	skb->dev = dev;
+	toesim_nf_cb(skb, 0);
+	local_bh_disable();
+	ret = nf_hook(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL, dev,
+		      toesim_nf_late_out(pf));
+	if (ret == 1)
+		ret = nf_hook(pf, NF_INET_POST_ROUTING, net, NULL, skb, NULL,
+			      dev, toesim_nf_late_out(pf));
+	local_bh_enable();
+	if (!ret)
+		conn->hw->host_ops->request_remove(conn->host,
+						   TOESIM_RM_NETFILTER);
+	if (ret != 1)
+		goto drop;
+	skb_dst_drop(skb);
+	if (unlikely(toesim_nf_mangled(conn, skb))) {
+		kfree_skb(skb);
+		conn->hw->host_ops->request_remove(conn->host,
+						   TOESIM_RM_NETFILTER);
+		goto drop;
+	}
+	/* A hook that rewrote the frame may have taken the link headroom. */
+	if (skb_cow_head(skb, LL_RESERVED_SPACE(dev))) {
+		kfree_skb(skb);
+		goto drop;
+	}
+	return 0;
+drop:
+	atomic64_inc(&conn->hw->tx_nf_drops);
+	return -EPERM;
+}
+#else
+static bool toesim_nf_rcv(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	return true;
+}
+
+static int toesim_nf_xmit(struct toesim_conn *conn, struct sk_buff *skb)
+{
+	return 0;
+}
+#endif
 
 /* ---- transmit ----------------------------------------------------------- */
 
@@ -382,6 +656,10 @@ static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
 		skb_shinfo(skb)->gso_segs = DIV_ROUND_UP(len, tcb->mss);
 	}
 
+	err = toesim_nf_xmit(conn, skb);
+	if (err)
+		return err;
+
 	spin_lock_bh(&conn->l2->lock);
 	eth_header(skb, dev, ntohs(skb->protocol), conn->l2->dmac,
 		   dev->dev_addr, 0);
@@ -468,8 +746,14 @@ static void toesim_push(struct toesim_conn *conn)
 		if (len < tcb->mss && inflight &&
 		    tcb->write_seq - tcb->snd_nxt > len)
 			break;
-		if (toesim_xmit(conn, tcb->snd_nxt, len, TCPHDR_PSH))
+		if (toesim_xmit(conn, tcb->snd_nxt, len, TCPHDR_PSH)) {
+			/* Not sent (no memory, a full queue, a firewall
+			 * rule): the retransmission timer tries again.
+			 */
+			if (!tcb->rto_at)
+				toesim_arm_rto(tcb);
 			break;
+		}
 		if (before(tcb->snd_nxt, tcb->snd_max)) {
 			tcb->stats.retrans++;
 			atomic64_inc(&conn->hw->retrans);
@@ -480,7 +764,7 @@ static void toesim_push(struct toesim_conn *conn)
 		if (!tcb->rto_at)
 			toesim_arm_rto(tcb);
 	}
-	conn->hw->host_ops->snd_update(conn->host, tcb->snd_una, tcb->snd_nxt,
+	conn->hw->host_ops->snd_update(conn->host, tcb->snd_una, tcb->snd_max,
 				       tcb->snd_wnd);
 	toesim_report_timing(conn);
 }
@@ -736,6 +1020,8 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 	bool dupack;
 	int i;
 
+	/* The peer is there: it answered any window probe. */
+	tcb->probes_out = 0;
 	wnd = seg->wnd << tcb->snd_wscale;
 	if (tcb->sack_ok && seg->nr_sack) {
 		sacked = toesim_sack_bytes(tcb);
@@ -761,6 +1047,7 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 			tcb->high_rxt = ack;
 		tcb->dupacks = 0;
 		tcb->backoff = 0;
+		tcb->stall_since = 0;
 
 		if (seg->has_ts && tcb->ts_ok && seg->tsecr)
 			toesim_update_rtt(tcb, (toesim_now_ts(tcb) - seg->tsecr) *
@@ -822,6 +1109,11 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 	/* Window update (RFC 793 SND.WL1/WL2). */
 	if (after(seg->seq, tcb->snd_wl1) ||
 	    (seg->seq == tcb->snd_wl1 && !before(ack, tcb->snd_wl2))) {
+		/* A shut window opens: probing is over (tcp_ack_probe()). */
+		if (!tcb->snd_wnd && wnd && tcb->snd_una == tcb->snd_max) {
+			tcb->backoff = 0;
+			tcb->stall_since = 0;
+		}
 		tcb->snd_wnd = wnd;
 		tcb->snd_wl1 = seg->seq;
 		tcb->snd_wl2 = ack;
@@ -923,6 +1215,20 @@ static void toesim_challenge_ack(struct toesim_conn *conn)
 	toesim_send_ack(conn);
 }
 
+/* RFC 9293 3.10.7.4, with the right edge of Linux's tcp_sequence(). */
+static bool toesim_acceptable(const struct toesim_tcb *tcb,
+			      const struct toesim_seg *seg, u32 wnd_edge)
+{
+	u32 wnd = after(tcb->rcv_adv, tcb->rcv_nxt) ?
+		  tcb->rcv_adv - tcb->rcv_nxt : 0;
+
+	if (seg->len)
+		return before(seg->seq, wnd_edge) &&
+		       after(seg->end_seq, tcb->rcv_nxt);
+	return !before(seg->seq, tcb->rcv_nxt) &&
+	       !after(seg->seq, tcb->rcv_nxt + wnd);
+}
+
 /* Process one frame of @conn; skb->data at the network header. */
 static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 {
@@ -1000,9 +1306,16 @@ static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 		return;
 	}
 
-	/* Acceptability (RFC 793), with a zero window taking only ACKs. */
-	if (seg.len && (!before(seg.seq, wnd_edge) ||
-			!after(seg.end_seq, tcb->rcv_nxt))) {
+	/* Acceptability (RFC 9293 3.10.7.4), answered with an ACK when it
+	 * fails. Payload must overlap the window (a shut one takes none). A
+	 * segment without payload must start in it, or at its right edge
+	 * as Linux's tcp_sequence() allows: the peer's keepalive and
+	 * zero-window probes, at rcv_nxt - 1, do not, and get the ACK they
+	 * ask for; their ACK field is not used.
+	 */
+	if (!toesim_acceptable(tcb, &seg, wnd_edge)) {
+		tcb->stats.unacceptable++;
+		atomic64_inc(&conn->hw->unacceptable);
 		toesim_send_ack(conn);
 		kfree_skb(skb);
 		return;
@@ -1095,6 +1408,43 @@ static void toesim_path_mss(struct toesim_conn *conn)
 	}
 }
 
+/* The peer stopped answering: a retransmission timeout, or a window probe
+ * due. The first since snd_una last moved (or the window last opened)
+ * starts the stall's clock. The connection goes back to Linux TCP
+ * (reason timeout), whose timers give up on a peer that is gone when
+ * tcp_retries2 or TCP_USER_TIMEOUT says, counting from the start and the
+ * count the engine reports:
+ * - at the TOESIM_RTO_STALL_MAX-th retransmission timeout (the point
+ *   where Linux TCP suspects the path, tcp_retries1), before sending
+ *   again, so that Linux TCP's own timer sends that retransmission at
+ *   once and enters its loss state as if it had carried the connection;
+ * - once TOESIM_PROBE_STALL_MAX window probes went unanswered;
+ * - with TCP_USER_TIMEOUT, when the timeout passes before the next probe
+ *   (Linux TCP aborts a connection whose window stays shut that long
+ *   even if the peer answers its probes).
+ * Return: true if the connection is to go back, and nothing sent now.
+ */
+static bool toesim_stall(struct toesim_conn *conn, u8 unanswered, bool probe)
+{
+	const struct toesim_host_ops *ops = conn->hw->host_ops;
+	struct toesim_tcb *tcb = &conn->tcb;
+	u32 ut, next;
+
+	if (!tcb->stall_since)
+		tcb->stall_since = jiffies ?: 1;
+	ut = probe ? ops->user_timeout(conn->host) : 0;
+	next = min_t(u32, tcb->rto_ms << tcb->backoff, TOESIM_RTO_MAX_MS);
+	if (unanswered >= (probe ? TOESIM_PROBE_STALL_MAX :
+			   TOESIM_RTO_STALL_MAX) ||
+	    (ut && jiffies_to_msecs(jiffies - tcb->stall_since) + next >= ut)) {
+		ops->request_remove(conn->host, TOESIM_RM_TIMEOUT);
+		return !probe;
+	}
+	if (tcb->backoff < 10)
+		tcb->backoff++;
+	return false;
+}
+
 static void toesim_timers(struct toesim_conn *conn)
 {
 	struct toesim_tcb *tcb = &conn->tcb;
@@ -1122,15 +1472,23 @@ static void toesim_timers(struct toesim_conn *conn)
 			/* The peer may renege on what it SACKed (RFC 2018). */
 			tcb->nr_sacked = 0;
 			tcb->high_rxt = tcb->snd_una;
-			if (tcb->backoff < 10)
-				tcb->backoff++;
+			if (toesim_stall(conn, tcb->backoff + 1, false)) {
+				toesim_report_timing(conn);
+				return;
+			}
 			toesim_push(conn);
 		} else if (!tcb->snd_wnd && before(tcb->snd_una, tcb->write_seq)) {
 			/* Persist: a probe the peer must answer. */
+			toesim_stall(conn, tcb->probes_out, true);
 			toesim_xmit(conn, tcb->snd_una - 1, 0, 0);
+			if (tcb->probes_out < U8_MAX)
+				tcb->probes_out++;
+			toesim_arm_rto(tcb);
+		} else if (before(tcb->snd_nxt, tcb->write_seq)) {
+			/* Nothing in flight: a transmission failed. */
 			if (tcb->backoff < 10)
 				tcb->backoff++;
-			toesim_arm_rto(tcb);
+			toesim_push(conn);
 		}
 	}
 }
@@ -1180,6 +1538,11 @@ static void toesim_finish_remove(struct toesim_conn *conn)
 	hb->st.ts_recent = tcb->ts_recent;
 	hb->st.srtt_us = tcb->srtt_us;
 	hb->st.mss = tcb->mss;
+	if (tcb->stall_since) {
+		hb->stall_ms = jiffies_to_msecs(jiffies - tcb->stall_since) ?: 1;
+		hb->stall_count = tcb->snd_una != tcb->snd_max ?
+				  tcb->backoff : tcb->probes_out;
+	}
 
 	/* Unacknowledged payload, trimmed to start at snd_una. */
 	while ((skb = __skb_dequeue(&tcb->sndq))) {
@@ -1256,15 +1619,16 @@ finish:
 static void toesim_rcv_one(struct toesim_hw *hw, struct toesim_conn *conn,
 			   struct sk_buff *skb)
 {
-	u64 t0, cost;
+	u64 t0, cost = TOESIM_RX_CB(skb)->cost_ns;
 
 	if (!READ_ONCE(hw->profile)) {
-		toesim_rcv(conn, skb);
+		if (toesim_nf_rcv(conn, skb))
+			toesim_rcv(conn, skb);
 		return;
 	}
-	cost = TOESIM_RX_CB(skb)->cost_ns;
 	t0 = local_clock();
-	toesim_rcv(conn, skb);
+	if (toesim_nf_rcv(conn, skb))
+		toesim_rcv(conn, skb);
 	atomic64_add(cost + local_clock() - t0, &hw->prof_ns);
 	atomic64_inc(&hw->prof_frames);
 }

@@ -82,7 +82,11 @@ struct toesim_sack {
  * @srtt_us: smoothed RTT, microseconds (0: no sample yet)
  * @rttvar_us: RTT variance, microseconds
  * @rto_ms: retransmission timeout, milliseconds
- * @backoff: consecutive RTO expirations
+ * @backoff: consecutive RTO expirations, window probes sent, or failed
+ *	transmissions, since snd_una last moved or the window opened
+ * @probes_out: window probes the peer has not answered
+ * @stall_since: jiffies of the first retransmission timeout or window probe
+ *	since snd_una last moved, 0 if none
  * @rto_at: jiffies of the RTO, 0 if not armed
  * @dack_at: jiffies of the delayed ACK, 0 if none pending
  * @drain_at: jiffies when a drain gives up, 0 if not draining
@@ -134,6 +138,8 @@ struct toesim_tcb {
 	u32			rttvar_us;
 	u32			rto_ms;
 	u8			backoff;
+	u8			probes_out;
+	unsigned long		stall_since;
 	unsigned long		rto_at;
 	unsigned long		dack_at;
 	unsigned long		drain_at;
@@ -154,6 +160,7 @@ struct toesim_tcb {
 		u64		ooo;
 		u64		challenge_acks;
 		u64		paws_drops;
+		u64		unacceptable;
 		u64		rcv_drops;
 	} stats;
 };

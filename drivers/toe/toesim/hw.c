@@ -59,6 +59,7 @@ struct toesim_hw *toesim_hw_create(u32 table_size,
 	init_waitqueue_head(&hw->wait);
 	hw->host_ops = host_ops;
 	hw->cpu = -1;
+	hw->netfilter = true;
 	hw->hash_mask = nbuckets - 1;
 	hw->size = table_size;
 	return hw;

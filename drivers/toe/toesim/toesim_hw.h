@@ -14,8 +14,8 @@
  *
  * Locking: &toesim_hw.lock protects the table and the run state; it is
  * taken from process and softirq context (the receive path), so
- * process-context holders disable BHs. Lookups on the receive path will
- * walk a bucket under RCU.
+ * process-context holders disable BHs. Lookups on the receive path walk
+ * a bucket under RCU.
  */
 #ifndef _TOESIM_HW_H
 #define _TOESIM_HW_H
@@ -114,6 +114,8 @@ enum toesim_remove_reason {
 	TOESIM_RM_ERROR,
 	TOESIM_RM_ADMIN,
 	TOESIM_RM_URGENT,
+	TOESIM_RM_NETFILTER,
+	TOESIM_RM_TIMEOUT,
 };
 
 /**
@@ -129,6 +131,8 @@ enum toesim_remove_reason {
  *	host's); read after a retransmission timeout
  * @timing: the engine's RTT estimate, RTO and congestion state, after
  *	each transmission round
+ * @user_timeout: the connection's TCP_USER_TIMEOUT in milliseconds, 0 for
+ *	none; read while probing a shut window
  *
  * Called from the engine thread, without engine locks held.
  */
@@ -140,6 +144,7 @@ struct toesim_host_ops {
 	void	(*request_remove)(void *host, enum toesim_remove_reason why);
 	u32	(*path_mss)(void *host);
 	void	(*timing)(void *host, const struct toe_tcp_timing *tm);
+	u32	(*user_timeout)(void *host);
 };
 
 /**
@@ -192,6 +197,9 @@ struct toesim_conn_params {
  * @fault_hb_lose: fault injection: the next handback with bytes to give
  *	back loses this many of them off the end (a driver bug the core must
  *	catch)
+ * @fault_hb_stale: fault injection: the next handback with bytes to give
+ *	back also gives this many the peer acknowledged already, in an skb
+ *	ending at snd_una (allowed: the core skips them)
  * @rx_frames: frames taken off the receive path
  * @rx_drops: frames dropped (malformed, queue full, fault injection)
  * @rx_reinjected: frames passed to Linux after a handback
@@ -207,7 +215,14 @@ struct toesim_conn_params {
  * @ooo: segments queued out of order
  * @challenge_acks: RFC 5961 challenge ACKs sent
  * @paws_drops: segments dropped by PAWS
+ * @unacceptable: segments outside the receive window, answered with an
+ *	ACK and dropped (the peer's keepalive and zero-window probes among them)
  * @rcv_drops: payload dropped for want of host or queue memory
+ * @netfilter: run the host's netfilter hooks on the connections' frames;
+ *	READ_ONCE(), written from debugfs (false plays silicon without them)
+ * @rx_nf_drops: received frames the host's netfilter hooks dropped or kept
+ * @tx_nf_drops: frames to send the host's netfilter hooks dropped, kept or
+ *	rewrote (NAT)
  * @profile: measure the engine's cost per received frame (benchmarks);
  *	READ_ONCE(), written from debugfs
  * @prof_ns: with @profile: nanoseconds spent classifying received frames
@@ -237,6 +252,7 @@ struct toesim_hw {
 	u32			fault_stall_ms;
 	u32			fault_rx_delay_ms;
 	atomic_t		fault_hb_lose;
+	atomic_t		fault_hb_stale;
 	atomic64_t		rx_frames;
 	atomic64_t		rx_drops;
 	atomic64_t		rx_reinjected;
@@ -251,7 +267,11 @@ struct toesim_hw {
 	atomic64_t		ooo;
 	atomic64_t		challenge_acks;
 	atomic64_t		paws_drops;
+	atomic64_t		unacceptable;
 	atomic64_t		rcv_drops;
+	bool			netfilter;
+	atomic64_t		rx_nf_drops;
+	atomic64_t		tx_nf_drops;
 	bool			profile;
 	atomic64_t		prof_ns;
 	atomic64_t		prof_frames;

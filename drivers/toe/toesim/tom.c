@@ -5,9 +5,13 @@
  * bound to the instance's port; its ops drive the simulated silicon
  * through toesim_hw.h only.
  *
- * There is no TCP engine yet: connect() refuses every connection, so the
- * core leaves them all in software, and send() and handback() are never
- * reached for a toesim device. Stack events are counted per instance.
+ * connect() hands the connection's state and unacknowledged bytes to the
+ * engine (engine.c), send() queues the application's payload to it,
+ * handback() collects its state, bytes and held frames for the core; the
+ * engine's calls back (payload, send progress, timing, requests for a
+ * handback) arrive through toesim_host_ops. Stack events are counted per
+ * instance, and the device declares TOE_F_NETFILTER (the engine runs the
+ * host's netfilter hooks).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -55,6 +59,8 @@ static void toesim_host_request_remove(void *host,
 		[TOESIM_RM_ERROR]	= TOE_HB_ERROR,
 		[TOESIM_RM_ADMIN]	= TOE_HB_ADMIN,
 		[TOESIM_RM_URGENT]	= TOE_HB_URGENT,
+		[TOESIM_RM_NETFILTER]	= TOE_HB_NETFILTER,
+		[TOESIM_RM_TIMEOUT]	= TOE_HB_TIMEOUT,
 	};
 
 	toe_sk_request_handback(host, why < ARRAY_SIZE(map) ? map[why] :
@@ -71,6 +77,13 @@ static void toesim_host_timing(void *host, const struct toe_tcp_timing *tm)
 	toe_sk_timing_update(host, tm);
 }
 
+static u32 toesim_host_user_timeout(void *host)
+{
+	const struct sock *sk = host;
+
+	return READ_ONCE(inet_csk(sk)->icsk_user_timeout);
+}
+
 static const struct toesim_host_ops toesim_host_ops = {
 	.deliver	= toesim_host_deliver,
 	.rcv_space	= toesim_host_rcv_space,
@@ -78,6 +91,7 @@ static const struct toesim_host_ops toesim_host_ops = {
 	.request_remove	= toesim_host_request_remove,
 	.path_mss	= toesim_host_path_mss,
 	.timing		= toesim_host_timing,
+	.user_timeout	= toesim_host_user_timeout,
 };
 
 /* ---- toedev_ops ---------------------------------------------------------- */
@@ -207,6 +221,28 @@ static void toesim_hb_lose(struct toesim_hw *hw, struct toe_handback *hb)
 	}
 }
 
+/* Fault injection (fail_handback_stale): give back, first, bytes the peer
+ * acknowledged already, ending at snd_una, as &struct toe_handback allows.
+ */
+static void toesim_hb_stale(struct toesim_hw *hw, struct toe_handback *hb)
+{
+	struct sk_buff *skb;
+	int len;
+
+	if (skb_queue_empty(&hb->unacked) || !atomic_read(&hw->fault_hb_stale))
+		return;
+	len = min(atomic_xchg(&hw->fault_hb_stale, 0), 65536);
+	if (len <= 0)
+		return;
+	skb = alloc_skb(len, GFP_KERNEL);
+	if (!skb)
+		return;
+	skb_put_zero(skb, len);
+	TCP_SKB_CB(skb)->seq = hb->st.snd_una - len;
+	TCP_SKB_CB(skb)->end_seq = hb->st.snd_una;
+	__skb_queue_head(&hb->unacked, skb);
+}
+
 static int toesim_handback(struct toedev *tdev, struct sock *sk,
 			   enum toe_handback_reason reason,
 			   struct toe_handback *hb)
@@ -215,11 +251,15 @@ static int toesim_handback(struct toedev *tdev, struct sock *sk,
 	struct toesim_conn *conn = toe_sk_drv(sk);
 	bool drain;
 
-	/* Drain unless the peer cannot answer or the connection is gone. */
+	/* Drain unless the peer cannot answer, the connection is gone or
+	 * its segments must take another way.
+	 */
 	drain = reason != TOE_HB_DEV_DOWN && reason != TOE_HB_RST &&
-		reason != TOE_HB_ERROR;
+		reason != TOE_HB_ERROR && reason != TOE_HB_TIMEOUT &&
+		reason != TOE_HB_ROUTE;
 	toesim_hw_conn_remove(conn, drain, hb);
 	toesim_hb_lose(sd->hw, hb);
+	toesim_hb_stale(sd->hw, hb);
 	toe_sk_set_drv(sk, NULL);
 	sock_put(sk);
 	return 0;
@@ -330,6 +370,7 @@ struct toedev *toesim_tom_create(struct device *parent, unsigned int id,
 	sd->id = id;
 	sd->port = port;
 	tdev->supported = TOE_FAMILY_ALL;
+	tdev->features = TOE_F_NETFILTER;
 	tdev->families = TOE_FAMILY_ALL;
 	tdev->conn_limit = table_size;
 	tdev->dev.parent = parent;
