@@ -340,28 +340,31 @@ toe_diag() {
 # toe_wait_pid SECS PID [WHAT]: wait at most SECS seconds for PID, a child
 # of this shell. On expiry the state of the namespaces in $TOE_DIAG_NS is
 # printed before PID is killed, so that a hang leaves evidence; returns
-# 124 then, PID's exit status otherwise.
+# 124 then, PID's exit status otherwise. It polls rather than `wait -n`
+# on PID and a timer: bash 5.2's wait -n can fail at once with "no record
+# of process" for a child reaped meanwhile, and took that for a timeout.
 toe_wait_pid() {
-	local secs=$1 pid=$2 what=${3:-process $2} timer first rc
+	local secs=$1 pid=$2 what=${3:-process $2} end
 
-	sleep "$secs" &
-	timer=$!
-	wait -n -p first "$pid" "$timer"
-	rc=$?
-	if [ "$first" = "$pid" ]; then
-		kill "$timer" 2> /dev/null
-		wait "$timer" 2> /dev/null
-		return "$rc"
-	fi
-	# To the test's own output, not wherever the caller's output goes.
-	{
-		echo "# $what still running after $secs s"
-		# shellcheck disable=SC2086 # a list of netns names
-		toe_diag $TOE_DIAG_NS
-	} >&"$TOE_STDOUT"
-	kill "$pid" 2> /dev/null
+	end=$((SECONDS + secs))
+	while kill -0 "$pid" 2> /dev/null; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			# To the test's own output, not wherever the caller's
+			# output goes.
+			{
+				echo "# $what still running after $secs s"
+				# shellcheck disable=SC2086 # a list of netns names
+				toe_diag $TOE_DIAG_NS
+			} >&"$TOE_STDOUT"
+			kill "$pid" 2> /dev/null
+			wait "$pid" 2> /dev/null
+			return 124
+		fi
+		sleep 0.1
+	done
+	# Bash keeps the status of only so many finished background jobs;
+	# wait returns 127 for one it no longer knows.
 	wait "$pid" 2> /dev/null
-	return 124
 }
 
 # toe_bounded SECS CMD...: run CMD for at most SECS seconds (toe_wait_pid).

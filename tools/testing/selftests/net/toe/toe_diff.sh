@@ -12,7 +12,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-toe_sim_prereq ip nsenter
+toe_sim_prereq ip nsenter nft
 
 BIN=${TOE_DIFF_BIN:-$(dirname "$0")/toe_diff}
 [ -x "$BIN" ] || skip "$BIN not built"

@@ -3,13 +3,14 @@
 #
 # Automatic offload and handback on toesim against a Linux peer: the
 # policy (auto_offload, min_bytes, the "notoe" opt-out) read back from
-# the device's counters, and connections handed back in the middle of a
-# transfer (administrator, port down, driver unload), each arriving intact
-# by SHA-256.
+# the device's counters, who may ask for offload (ulp_access, as root and
+# as an unprivileged user), and connections handed back in the middle of a
+# transfer (administrator, route moved, port down, driver unload), each
+# arriving intact by SHA-256.
 
 source "$(dirname "$0")/lib.sh"
 
-toe_sim_prereq ip python3 nsenter
+toe_sim_prereq ip python3 nsenter setpriv unshare
 
 XFER=$(dirname "$0")/toe_xfer.py
 H=toe-pol-h-$$
@@ -137,6 +138,57 @@ check_fail $? "low_rate_secs took 0"
 echo 0 > "/sys/class/toe/$TOE/low_rate"
 log_test "low_rate: a slow connection goes back to software, intact"
 
+# --- who may ask: ulp_access -------------------------------------------------------
+
+# Explicit offload is for CAP_NET_ADMIN (in the initial user namespace)
+# by default (ulp_access admin); "all" opens it to every user, "none"
+# closes it to root too.
+
+# ask NAME PORT USER: 64 KB each way, the client (root, nobody without
+# capabilities, or root of its own user namespace) asking for the engine with TCP_ULP "toe" after connect.
+ask() {
+	local name=$1 port=$2 user=$3 as=() server
+
+	case $user in
+	nobody) as=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all) ;;
+	# root of a user namespace of its own, as in a container
+	userns) as=(unshare -U -r) ;;
+	esac
+	ip netns exec "$P" python3 "$XFER" server "$port" --send 65536 \
+		> "$TMP/$name.s" 2>&1 &
+	server=$!
+	toe_wait_listen "$P" "$port" || return 1
+	toe_bounded 60 ip netns exec "$H" "${as[@]}" python3 "$XFER" client \
+		10.74.0.2 "$port" --send 65536 --ulp > "$TMP/$name.c" 2>&1
+	toe_wait_pid 60 "$server"
+}
+
+[ "$(cat "/sys/class/toe/$TOE/ulp_access")" = admin ]
+check_err $? "ulp_access is $(cat "/sys/class/toe/$TOE/ulp_access"), not admin by default"
+[ "$(toe_write "/sys/class/toe/$TOE/ulp_access" bogus)" = EINVAL ]
+check_err $? "ulp_access took a bad value"
+port=5130
+for c in "admin root ok" "admin nobody EPERM" "admin userns EPERM" \
+	"all nobody ok" "none root EPERM"; do
+	read -r access user want <<< "$c"
+	echo "$access" > "/sys/class/toe/$TOE/ulp_access"
+	d0=$(stat ulp_denied)
+	ask "ulp-$access-$user" "$port" "$user"
+	check_err $? "ulp_access $access, $user: the transfer failed: $(tail -c 300 "$TMP/ulp-$access-$user.c"; tail -c 300 "$TMP/ulp-$access-$user.s")"
+	got=$(toe_xfer_ulp "$TMP/ulp-$access-$user.c")
+	[ "$got" = "$want" ]
+	check_err $? "ulp_access $access, $user: TCP_ULP toe got $got, want $want"
+	check_xfer "ulp-$access-$user" 65536 65536
+	check_err $? "ulp_access $access, $user: bytes differ"
+	denied=$d0
+	[ "$want" = ok ] || denied=$((d0 + 1))
+	[ "$(stat ulp_denied)" = "$denied" ]
+	check_err $? "ulp_access $access, $user: ulp_denied $(stat ulp_denied), was $d0"
+	port=$((port + 1))
+done
+echo admin > "/sys/class/toe/$TOE/ulp_access"
+log_test "ulp_access: admin by default, all, none; refusals counted, bytes intact"
+
 # --- handback in the middle of a transfer ---------------------------------------
 
 # midway NAME PORT ACTION: an offloaded transfer during which ACTION runs.
@@ -168,6 +220,28 @@ check_err $? "bytes differ after an administrative handback"
 check_err $? "no handback counted"
 echo 1 > "/sys/class/toe/$TOE/enabled"
 log_test "handback on disable in mid-transfer: nothing lost"
+
+# A second link between the namespaces, and our route to the peer moved
+# onto it (the peer answers through the first: no reverse path filter
+# on either side): Linux TCP would send the next segment through it,
+# where the engine cannot, so the connection goes back (reason route).
+ip link add vh2 netns "$H" type veth peer name vp2 netns "$P" &&
+	ip -n "$H" link set vh2 up && ip -n "$P" link set vp2 up &&
+	ip netns exec "$H" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.vh.rp_filter=0 &&
+	ip netns exec "$P" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.vp2.rp_filter=0 ||
+	fail "cannot add the second link"
+r0=$(stat rerouted)
+midway route 5113 'ip -n $H route add 10.74.0.2/32 dev vh2'
+grep -q ":5113 $TOE offloaded " "$TMP/conns"
+check_err $? "the connection was not offloaded before the route moved"
+check_xfer route $SMALL $((2 * BIG))
+check_err $? "bytes differ after the route moved"
+[ "$(stat rerouted)" = $((r0 + 1)) ]
+check_err $? "rerouted $(stat rerouted), was $r0"
+ip -n "$H" route del 10.74.0.2/32
+log_test "handback when the route moves to another link in mid-transfer: nothing lost"
 
 b0=$(stat handbacks)
 midway down 5111 'ip -n $H link set vh down; sleep 1; ip -n $H link set vh up'

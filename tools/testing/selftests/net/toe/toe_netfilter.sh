@@ -1,0 +1,247 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Offloaded connections and the host's security policy: IPsec, and the
+# firewall (nf_tables). A connection whose route has an xfrm bundle (ESP
+# in transport mode) is not offloaded, one that gains it goes back, and
+# both stay intact. toesim runs
+# the netfilter hooks on its frames (toe_diff's nft_* cases show rules
+# stopping offloaded connections as they stop software ones); here it also
+# plays silicon that cannot (debugfs netfilter 0), and the core must then
+# refuse to offload a connection whose netns has hooks, hand one back when
+# hooks appear, and count both in nf_refused, every byte intact.
+
+source "$(dirname "$0")/lib.sh"
+
+toe_sim_prereq ip python3 nsenter nft tcpdump
+
+XFER=$(dirname "$0")/toe_xfer.py
+H=toe-nf-h-$$
+P=toe-nf-p-$$
+DBG=/sys/kernel/debug/toesim/0
+TMP=$(mktemp -d)
+defer rm -rf "$TMP"
+
+[ -d /sys/kernel/debug/toesim ] || mountpoint -q /sys/kernel/debug ||
+	mount -t debugfs none /sys/kernel/debug 2> /dev/null
+
+toe_load toe toesim || fail "cannot load toe, toesim"
+defer toe_unload toesim
+
+toe_pair "$H" "$P" 10.76.0 2001:db8:76 ||
+	fail "cannot create the namespaces and veth pair"
+toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
+[ -w "$DBG/netfilter" ] || fail "no toesim netfilter knob under $DBG"
+
+conns() {
+	cat "/sys/class/toe/$TOE/conns"
+}
+
+nfh() {
+	ip netns exec "$H" nft "$@"
+}
+
+# table_up: an input chain in our netns that accepts and counts.
+table_up() {
+	nfh add table inet toe_nf &&
+		nfh add chain inet toe_nf in '{ type filter hook input priority 0; }' &&
+		nfh add rule inet toe_nf in counter accept
+}
+
+table_down() {
+	nfh delete table inet toe_nf
+}
+
+# packets: what the chain's counter saw.
+packets() {
+	nfh list chain inet toe_nf in | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+
+# xfer NAME ADDR PORT BYTES [client options]: both ways, in the
+# background ($server, $client), the server at $RATE bytes/s if set;
+# finish NAME BYTES waits and compares.
+xfer() {
+	local name=$1 addr=$2 port=$3 bytes=$4 six=
+
+	shift 4
+	case $addr in *:*) six=--v6 ;; esac
+	timeout 120 ip netns exec "$P" python3 "$XFER" server "$port" $six \
+		--send "$bytes" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
+	server=$!
+	toe_wait_listen "$P" "$port" || return 1
+	timeout 120 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
+		--send "$bytes" "$@" > "$TMP/$name.c" 2>&1 &
+	client=$!
+}
+
+finish() {
+	wait "$client" && wait "$server" &&
+		toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$2"
+}
+
+# wait_conns N: up to 5 s for the engine to carry N connections.
+wait_conns() {
+	local i
+
+	for ((i = 0; i < 50; i++)); do
+		[ "$(conns)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- silicon without the hooks: refused while a hook is there ------------------
+
+echo 0 > "$DBG/netfilter"
+table_up || fail "cannot set up nf_tables in $H"
+port=5400
+for addr in 10.76.0.2 2001:db8:76::2; do
+	r0=$(toe_dev_stat "$H" nf_refused)
+	xfer "refused$port" "$addr" "$port" $((1 << 20)) --ulp
+	finish "refused$port" $((1 << 20))
+	check_err $? "$addr: the transfer did not arrive intact"
+	ulp=$(toe_xfer_ulp "$TMP/refused$port.c")
+	[ "$ulp" = ENOTSUP ]
+	check_err $? "$addr: TCP_ULP toe with a hook in the netns: $ulp, not EOPNOTSUPP"
+	[ "$(toe_dev_stat "$H" nf_refused)" = $((r0 + 1)) ]
+	check_err $? "$addr: nf_refused $(toe_dev_stat "$H" nf_refused), was $r0"
+	port=$((port + 1))
+done
+[ "$(packets)" -gt 100 ]
+check_err $? "the input chain saw $(packets) packets"
+log_test "engine without netfilter: a filtered netns is not offloaded, counted, intact"
+
+# --- ... and handed back when one appears ---------------------------------------
+
+table_down
+for addr in 10.76.0.2 2001:db8:76::2; do
+	r0=$(toe_dev_stat "$H" nf_refused)
+	hb0=$(toe_dev_stat "$H" handbacks)
+	# Both ways for 8 s: no FIN hands it back before the hook comes.
+	RATE=$((512 << 10)) xfer "back$port" "$addr" "$port" $((4 << 20)) --ulp \
+		--rate $((512 << 10))
+	wait_conns 1
+	check_err $? "$addr: not offloaded without a hook: $(conns)"
+	sleep 1
+	table_up
+	wait_conns 0
+	check_err $? "$addr: still offloaded 5 s after a hook came: $(conns)"
+	finish "back$port" $((4 << 20))
+	check_err $? "$addr: the transfer did not arrive intact"
+	[ "$(toe_xfer_ulp "$TMP/back$port.c")" = ok ] &&
+		[ "$(toe_dev_stat "$H" nf_refused)" = $((r0 + 1)) ] &&
+		[ "$(toe_dev_stat "$H" handbacks)" -gt "$hb0" ]
+	check_err $? "$addr: ulp $(toe_xfer_ulp "$TMP/back$port.c"), nf_refused $(toe_dev_stat "$H" nf_refused) (was $r0)"
+	[ "$(packets)" -gt 100 ]
+	check_err $? "$addr: the input chain saw $(packets) packets after the handback"
+	table_down
+	port=$((port + 1))
+done
+log_test "engine without netfilter: a hook that appears sends the connection back, intact"
+
+# --- an engine that runs the hooks: offloaded, every segment counted ------------
+
+echo 1 > "$DBG/netfilter"
+table_up
+rx0=$(cat "$DBG/rx_frames")
+xfer hooked 10.76.0.2 "$port" $((1 << 20)) --ulp
+finish hooked $((1 << 20))
+check_err $? "the transfer did not arrive intact"
+[ "$(toe_xfer_ulp "$TMP/hooked.c")" = ok ]
+check_err $? "TCP_ULP toe: $(toe_xfer_ulp "$TMP/hooked.c")"
+rx=$(($(cat "$DBG/rx_frames") - rx0))
+[ "$rx" -gt 10 ] && [ "$(packets)" -ge "$rx" ]
+check_err $? "the engine took $rx frames, the input chain counted $(packets)"
+table_down
+log_test "engine with netfilter: offloaded, the input chain sees every frame it takes"
+
+# --- IPsec: a connection through an xfrm bundle stays in Linux TCP -------------
+
+# ESP in transport mode between the two ends, IPv4 only (one of each is
+# enough: the test is on the socket's route).
+k=0x$(printf '%064x' 0x70656e746f65)
+a=0x$(printf '%064x' 0x746f65)
+esp_up() {
+	local ns dir
+
+	for ns in "$H" "$P"; do
+		for dir in "10.76.0.1 10.76.0.2 0x100" "10.76.0.2 10.76.0.1 0x200"; do
+			set -- $dir
+			ip -n "$ns" xfrm state add src "$1" dst "$2" proto esp \
+				spi "$3" mode transport enc 'cbc(aes)' "$k" \
+				auth 'hmac(sha256)' "$a" || return 1
+		done
+	done
+	ip -n "$H" xfrm policy add src 10.76.0.1 dst 10.76.0.2 proto tcp dir out \
+		tmpl src 10.76.0.1 dst 10.76.0.2 proto esp mode transport &&
+		ip -n "$P" xfrm policy add src 10.76.0.2 dst 10.76.0.1 proto tcp \
+		dir out tmpl src 10.76.0.2 dst 10.76.0.1 proto esp mode transport
+}
+
+esp_down() {
+	local ns
+
+	for ns in "$H" "$P"; do
+		ip -n "$ns" xfrm policy flush
+		ip -n "$ns" xfrm state flush
+	done
+}
+
+# esp_seen PCAP: our ESP frames in a capture.
+esp_seen() {
+	tcpdump -n -r "$1" 2> /dev/null | grep -c 'ESP(spi=0x00000100'
+}
+
+esp_up || fail "cannot add the xfrm states and policies"
+ip netns exec "$P" tcpdump -U -n -i vp -w "$TMP/esp.pcap" esp > /dev/null 2>&1 &
+dump=$!
+sleep 1
+port=$((port + 1))
+xfer ipsec 10.76.0.2 "$port" $((1 << 20)) --ulp
+finish ipsec $((1 << 20))
+check_err $? "the transfer over ESP did not arrive intact"
+sleep 1
+kill "$dump"
+wait "$dump" 2> /dev/null
+ulp=$(toe_xfer_ulp "$TMP/ipsec.c")
+[ "$ulp" = ENOTSUP ]
+check_err $? "TCP_ULP toe on a connection through ESP: $ulp, not EOPNOTSUPP"
+seen=$(esp_seen "$TMP/esp.pcap")
+[ "$seen" -gt 100 ]
+check_err $? "$seen ESP frames of ours on the wire"
+esp_down
+log_test "IPsec transport mode: not offloaded, every segment in ESP, intact"
+
+# --- ... and handed back when a policy comes ------------------------------------
+
+# An xfrm policy added while a connection is offloaded applies to its next
+# segment, as in software: the engine, which cannot encrypt, gives it back
+# (reason route, counted in rerouted) and Linux TCP sends in ESP.
+r0=$(toe_dev_stat "$H" rerouted)
+port=$((port + 1))
+RATE=$((512 << 10)) xfer late 10.76.0.2 "$port" $((4 << 20)) --ulp --rate $((512 << 10))
+wait_conns 1
+check_err $? "not offloaded before the policy: $(conns)"
+sleep 1
+ip netns exec "$P" tcpdump -U -n -i vp -w "$TMP/late.pcap" esp > /dev/null 2>&1 &
+dump=$!
+sleep 0.5
+esp_up || fail "cannot add the xfrm states and policies"
+wait_conns 0
+check_err $? "still offloaded 5 s after an IPsec policy came: $(conns)"
+finish late $((4 << 20))
+check_err $? "the transfer did not arrive intact"
+sleep 1
+kill "$dump"
+wait "$dump" 2> /dev/null
+[ "$(toe_xfer_ulp "$TMP/late.c")" = ok ]
+check_err $? "TCP_ULP toe: $(toe_xfer_ulp "$TMP/late.c")"
+[ "$(toe_dev_stat "$H" rerouted)" = $((r0 + 1)) ]
+check_err $? "rerouted $(toe_dev_stat "$H" rerouted), was $r0"
+seen=$(esp_seen "$TMP/late.pcap")
+[ "$seen" -gt 100 ]
+check_err $? "$seen ESP frames of ours on the wire after the policy came"
+esp_down
+log_test "IPsec policy added while offloaded: handed back, then in ESP, intact"
+
+exit "$EXIT_STATUS"
