@@ -59,15 +59,17 @@ clean:
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel.sh
 
-# KASAN and lockdep slow the data path about sixfold: a smaller transfer,
+# KASAN and lockdep slow the data path about sixfold: smaller transfers,
 # fewer parallel connections.
 TOE_DEBUG_INTEGRITY_MB ?= 128
+TOE_DEBUG_OFFLOAD_MB ?= 2
 TOE_DEBUG_CONNS ?= 200
+TOE_DEBUG_TORTURE_SECS ?= 15
 
 test-debug: deps
 	@env=$$($(TOP)/scripts/debug-kernel.sh) || exit 1; eval "$$env"; \
 	LANE=debug KERNEL=$$KERNEL MODULES=$$MODULES \
-	VM_ARGS="--env TOE_INTEGRITY_MB=$(TOE_DEBUG_INTEGRITY_MB) --env TOE_OFFLOAD_CONNS=$(TOE_DEBUG_CONNS)" \
+	VM_ARGS="--env TOE_INTEGRITY_MB=$(TOE_DEBUG_INTEGRITY_MB) --env TOE_OFFLOAD_CONNS=$(TOE_DEBUG_CONNS) --env TOE_OFFLOAD_MB=$(TOE_DEBUG_OFFLOAD_MB) --env TOE_TORTURE_SECS=$(TOE_DEBUG_TORTURE_SECS)" \
 	TOE_MODDIR=$$MODULES/lib/modules/$$KRELEASE/kernel \
 	$(TOP)/scripts/run-tests.sh
 
