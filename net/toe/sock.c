@@ -367,6 +367,9 @@ void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt, u32 snd_wnd)
 	struct tcp_sock *tp = tcp_sk(sk);
 
 	toe_count_progress(tp, snd_una, snd_nxt);
+	/* Last data sent, for TCP_INFO and an idle window's restart. */
+	if (after(snd_nxt, READ_ONCE(tp->snd_nxt)))
+		WRITE_ONCE(tp->lsndtime, tcp_jiffies32);
 	WRITE_ONCE(tp->snd_una, snd_una);
 	WRITE_ONCE(tp->snd_nxt, snd_nxt);
 	WRITE_ONCE(tp->snd_wnd, snd_wnd);
@@ -477,6 +480,12 @@ static bool toe_sk_writeable(const struct sock *sk, int wake)
  * engine frees a payload skb it was given. A kernel layer that took over
  * sk_write_space meanwhile (KCM's psock) saved this one and may call it,
  * or put it back, after the handback: Linux TCP's own then.
+ *
+ * The writer it wakes may be asleep in Linux TCP's own sendmsg (it looked
+ * the proto up before the handover); tcp_skb_entail() there restarts a
+ * window idle for longer than an RTO (tcp_slow_start_after_idle_check()),
+ * and must not find one at 0 (see toe_sk_handover()): the connection is
+ * not idle, and lsndtime says so.
  */
 static void toe_write_space(struct sock *sk)
 {
@@ -493,6 +502,7 @@ static void toe_write_space(struct sock *sk)
 		write_space(sk);
 		return;
 	}
+	WRITE_ONCE(tcp_sk(sk)->lsndtime, tcp_jiffies32);
 	if (sk_wmem_alloc_get(sk) > READ_ONCE(sk->sk_sndbuf) / 2 ||
 	    !tcp_stream_memory_free(sk, 1))
 		goto out;
