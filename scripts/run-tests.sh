@@ -149,8 +149,23 @@ vmopts=(--timeout "$timeout" --env "TOE_MODDIR=${TOE_MODDIR:-$TOP}")
 
 tap=$RESULTS/tap-$LANE.log
 echo "run-tests: $LANE: ${expected[*]}"
+# timed: the guest's output as it comes, and after each test's result
+# how long it took, for keeping the lanes inside CI's budget.
+timed() {
+	local line start=$SECONDS
+
+	while IFS= read -r line; do
+		printf '%s\n' "$line"
+		case $line in
+		"# selftests: "*) start=$SECONDS ;;
+		"ok "*" selftests: "* | "not ok "*" selftests: "*)
+			echo "run-tests: ${line#*selftests: } took $((SECONDS - start)) s" ;;
+		esac
+	done
+}
+
 "$TOP/scripts/vm.sh" "${vmopts[@]}" -- \
-	make -C "$SELFTESTS" TARGETS=$COLLECTION run_tests | tee "$tap"
+	make -C "$SELFTESTS" TARGETS=$COLLECTION run_tests | tee "$tap" | timed
 vmrc=${PIPESTATUS[0]}
 
 # --- results --------------------------------------------------------------------
