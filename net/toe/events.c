@@ -19,14 +19,18 @@
 
 #include "toe_internal.h"
 
-static void toe_port_change(struct toe_port *port, enum toe_port_change what)
+static void __toe_port_change(struct toedev *tdev, struct net_device *dev,
+			      enum toe_port_change what)
 {
-	struct toedev *tdev = port->tdev;
-
 	ASSERT_RTNL();
 	lockdep_assert_held(&toe_mutex);
 	toedev_stat_inc(tdev, TOEDEV_STAT_PORT_CHANGES);
-	tdev->ops->port_change(tdev, port->dev, what);
+	tdev->ops->port_change(tdev, dev, what);
+}
+
+static void toe_port_change(struct toe_port *port, enum toe_port_change what)
+{
+	__toe_port_change(port->tdev, port->dev, what);
 }
 
 static int toe_netdev_event(struct notifier_block *nb, unsigned long event,
@@ -69,9 +73,13 @@ static int toe_netdev_event(struct notifier_block *nb, unsigned long event,
 		if (dev->reg_state == NETREG_UNREGISTERING) {
 			struct toedev *tdev = port->tdev;
 
-			toe_port_change(port, TOE_PORT_DOWN);
+			/* No handover finds the port, the connections it
+			 * has come back, and then the driver hears (it may
+			 * stop its engine): the port is freed by then.
+			 */
 			toe_port_remove_sync(port);
 			toe_dev_handback_all(tdev, dev, TOE_HB_DEV_DOWN);
+			__toe_port_change(tdev, dev, TOE_PORT_DOWN);
 		}
 		break;
 	}

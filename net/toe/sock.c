@@ -21,6 +21,7 @@
 
 #include <linux/bpf.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/netfilter.h>
@@ -117,7 +118,8 @@ static void toe_sock_queue(struct toe_sock *ts, struct work_struct *work)
 	sock_hold(ts->sk);
 	if (!queue_work(toe_wq, work)) {
 		sock_put(ts->sk);
-		refcount_dec(&ts->refcnt);
+		/* The pending run may have dropped its reference already. */
+		toe_sock_put(ts);
 	}
 }
 
@@ -756,7 +758,7 @@ static void toe_report_consumed(struct sock *sk)
 	struct toe_sock *ts = toe_sk(sk);
 	u32 seq = READ_ONCE(tcp_sk(sk)->copied_seq);
 
-	if (!toe_sk_offloaded(sk) || !after(seq, ts->consumed_seq))
+	if (!ts || !toe_sk_offloaded(sk) || !after(seq, ts->consumed_seq))
 		return;
 	ts->tdev->ops->recv(ts->tdev, sk, seq - ts->consumed_seq);
 	ts->consumed_seq = seq;
@@ -964,7 +966,7 @@ static void toe_release_cb(struct sock *sk)
 	if (unlikely(timer_pending(&sk->sk_timer)) && toe_sk_offloaded(sk))
 		inet_csk_delete_keepalive_timer(sk);
 	/* Called with the socket spinlock held: adopt from process context. */
-	if (unlikely(tcp_send_head(sk)) && toe_sk_offloaded(sk))
+	if (unlikely(tcp_send_head(sk)) && toe_sk_offloaded(sk) && toe_sk(sk))
 		toe_sock_queue(toe_sk(sk), &toe_sk(sk)->tx_work);
 
 	do {
@@ -1048,6 +1050,16 @@ static u32 toe_family_bit(const struct sock *sk)
 		return TOE_FAMILY_IPV6;
 #endif
 	return TOE_FAMILY_IPV4;
+}
+
+/* Is the last reference on the socket's file gone (a close() under way)?
+ * Pairs with the full barrier of the final fput()'s decrement.
+ */
+static bool toe_sk_file_closing(const struct sock *sk)
+{
+	const struct socket *sock = sk->sk_socket;
+
+	return sock && sock->file && !file_count(sock->file);
 }
 
 /* The enabled toedev of the port this socket's route leaves on, held. */
@@ -1383,6 +1395,8 @@ static void toe_purge_tx(struct sock *sk)
  * buffer space, or no memory for the copies: try later), -ENOSPC (table
  * full), -EOPNOTSUPP, or the engine's error. On error the socket is as
  * Linux TCP left it, its cached route looked up again if it was stale.
+ * A socket whose file is being closed meanwhile is handed back before
+ * this returns 0.
  */
 int toe_sk_handover(struct sock *sk)
 {
@@ -1519,6 +1533,17 @@ int toe_sk_handover(struct sock *sk)
 	WRITE_ONCE(sk->sk_prot, &toe_prots[toe_fam(sk)]);
 	toe_stray_filter_attach(sk);
 	up_read(&toe_handover_sem);
+
+	/* close() looks the proto up before it takes the socket lock
+	 * (inet_release()), after the last reference on the file went: one
+	 * that raced with us runs Linux TCP's, which would destroy the
+	 * socket under the engine. Seen here, the file is going, and the
+	 * connection goes back as toe_close() would send it (a handback,
+	 * not an error: the socket is the ULP's now).
+	 */
+	smp_mb();
+	if (toe_sk_file_closing(sk))
+		toe_sk_handback_locked(sk, TOE_HB_FIN);
 	return 0;
 
 err_dec:
