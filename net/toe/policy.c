@@ -89,6 +89,12 @@ static void toe_watch_fn(struct work_struct *work)
 	tdev = toe_sk_toedev(sk);
 	if (!tdev || !READ_ONCE(tdev->auto_offload))
 		goto out;
+	/* A kernel socket has no file, which toe_sk_handover() looks at
+	 * for a close() racing with it: such sockets ask for themselves.
+	 */
+	if (sk->sk_socket && !sk->sk_socket->file)
+		goto out;
+	/* Not accepted yet (no socket), or too few bytes so far. */
 	if (toe_sk_bytes(sk) - w->base < READ_ONCE(tdev->min_bytes) ||
 	    !sk->sk_socket) {
 		again = time_before(jiffies, w->until);
