@@ -24,6 +24,8 @@
  *   TOE_DIFF_VARIANTS  if set, only the variants whose name contains it
  *                      (the debug kernel's lane runs "toe": the software
  *                      variants run none of our code)
+ *   TOE_DIFF_TESTS     if set, only the tests whose name contains it (for
+ *                      a developer chasing one)
  */
 
 #define _GNU_SOURCE
@@ -2080,37 +2082,40 @@ TEST_F(diff, oob_inline)
 	EXPECT_EQ(EINVAL, errno);
 }
 
-/* Unlink the variants of @f whose name lacks @only (6.1's harness has no
- * filter). The list is the harness's: next-linked, with the head's prev
- * at the tail.
+/* Unlink the entries of the harness's list at @headp (next-linked, with
+ * the head's prev at the tail) whose name lacks @only: 6.1's harness has
+ * no filter.
  */
-static void keep_variants(struct __fixture_metadata *f, const char *only)
-{
-	struct __fixture_variant_metadata *v, *next;
-
-	for (v = f->variant; v; v = next) {
-		next = v->next;
-		if (strstr(v->name, only))
-			continue;
-		if (v == f->variant) {
-			f->variant = next;
-			if (next)
-				next->prev = v->prev;
-		} else {
-			v->prev->next = next;
-			if (next)
-				next->prev = v->prev;
-			else
-				f->variant->prev = v->prev;
-		}
-	}
-}
+#define KEEP_NAMED(headp, only)						\
+	do {								\
+		__typeof__(headp) hp_ = (headp);			\
+		const char *only_ = (only);				\
+		__typeof__(*hp_) v_, next_;				\
+									\
+		for (v_ = *hp_; v_; v_ = next_) {			\
+			next_ = v_->next;				\
+			if (strstr(v_->name, only_))			\
+				continue;				\
+			if (v_ == *hp_) {				\
+				*hp_ = next_;				\
+			} else {					\
+				v_->prev->next = next_;			\
+				if (!next_)				\
+					(*hp_)->prev = v_->prev;	\
+			}						\
+			if (next_)					\
+				next_->prev = v_->prev;			\
+		}							\
+	} while (0)
 
 int main(int argc, char **argv)
 {
-	const char *only = getenv("TOE_DIFF_VARIANTS");
+	const char *variants = getenv("TOE_DIFF_VARIANTS");
+	const char *tests = getenv("TOE_DIFF_TESTS");
 
-	if (only && *only)
-		keep_variants(&_diff_fixture_object, only);
+	if (variants && *variants)
+		KEEP_NAMED(&_diff_fixture_object.variant, variants);
+	if (tests && *tests)
+		KEEP_NAMED(&_diff_fixture_object.tests, tests);
 	return test_harness_run(argc, argv);
 }
