@@ -61,7 +61,9 @@ debug-kernel: deps
 
 # KASAN and lockdep slow the data path about sixfold: smaller transfers,
 # fewer parallel connections, and toe_diff's offloaded variants only (its
-# software ones run none of our code; the stock lane runs all four).
+# software ones run none of our code; the stock lane runs all four). Paced
+# transfers that must outlast a test's own commands last TOE_SLOW times
+# longer (lib.sh).
 TOE_DEBUG_INTEGRITY_MB ?= 128
 TOE_DEBUG_OFFLOAD_MB ?= 2
 TOE_DEBUG_CONNS ?= 200
@@ -70,7 +72,7 @@ TOE_DEBUG_TORTURE_SECS ?= 15
 test-debug: deps
 	@env=$$($(TOP)/scripts/debug-kernel.sh) || exit 1; eval "$$env"; \
 	LANE=debug KERNEL=$$KERNEL MODULES=$$MODULES \
-	VM_ARGS="--env TOE_INTEGRITY_MB=$(TOE_DEBUG_INTEGRITY_MB) --env TOE_OFFLOAD_CONNS=$(TOE_DEBUG_CONNS) --env TOE_OFFLOAD_MB=$(TOE_DEBUG_OFFLOAD_MB) --env TOE_TORTURE_SECS=$(TOE_DEBUG_TORTURE_SECS) --env TOE_DIFF_VARIANTS=toe" \
+	VM_ARGS="--env TOE_INTEGRITY_MB=$(TOE_DEBUG_INTEGRITY_MB) --env TOE_OFFLOAD_CONNS=$(TOE_DEBUG_CONNS) --env TOE_OFFLOAD_MB=$(TOE_DEBUG_OFFLOAD_MB) --env TOE_TORTURE_SECS=$(TOE_DEBUG_TORTURE_SECS) --env TOE_DIFF_VARIANTS=toe --env TOE_SLOW=3" \
 	TOE_MODDIR=$$MODULES/lib/modules/$$KRELEASE/kernel \
 	$(TOP)/scripts/run-tests.sh
 

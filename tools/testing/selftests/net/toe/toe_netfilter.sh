@@ -117,8 +117,9 @@ table_down
 for addr in 10.76.0.2 2001:db8:76::2; do
 	r0=$(toe_dev_stat "$H" nf_refused)
 	hb0=$(toe_dev_stat "$H" handbacks)
-	# Both ways for 8 s: no FIN hands it back before the hook comes.
-	RATE=$((512 << 10)) xfer "back$port" "$addr" "$port" $((4 << 20)) --ulp \
+	# Both ways for 8 s (times TOE_SLOW): no FIN hands it back before
+	# the hook comes.
+	RATE=$((512 << 10)) xfer "back$port" "$addr" "$port" $((TOE_SLOW << 22)) --ulp \
 		--rate $((512 << 10))
 	wait_conns 1
 	check_err $? "$addr: not offloaded without a hook: $(conns)"
@@ -126,7 +127,7 @@ for addr in 10.76.0.2 2001:db8:76::2; do
 	table_up
 	wait_conns 0
 	check_err $? "$addr: still offloaded 5 s after a hook came: $(conns)"
-	finish "back$port" $((4 << 20))
+	finish "back$port" $((TOE_SLOW << 22))
 	check_err $? "$addr: the transfer did not arrive intact"
 	[ "$(toe_xfer_ulp "$TMP/back$port.c")" = ok ] &&
 		[ "$(toe_dev_stat "$H" nf_refused)" = $((r0 + 1)) ] &&
@@ -219,7 +220,8 @@ log_test "IPsec transport mode: not offloaded, every segment in ESP, intact"
 # (reason route, counted in rerouted) and Linux TCP sends in ESP.
 r0=$(toe_dev_stat "$H" rerouted)
 port=$((port + 1))
-RATE=$((512 << 10)) xfer late 10.76.0.2 "$port" $((4 << 20)) --ulp --rate $((512 << 10))
+RATE=$((512 << 10)) xfer late 10.76.0.2 "$port" $((TOE_SLOW << 22)) --ulp \
+	--rate $((512 << 10))
 wait_conns 1
 check_err $? "not offloaded before the policy: $(conns)"
 sleep 1
@@ -229,7 +231,7 @@ sleep 0.5
 esp_up || fail "cannot add the xfrm states and policies"
 wait_conns 0
 check_err $? "still offloaded 5 s after an IPsec policy came: $(conns)"
-finish late $((4 << 20))
+finish late $((TOE_SLOW << 22))
 check_err $? "the transfer did not arrive intact"
 sleep 1
 kill "$dump"

@@ -118,12 +118,14 @@ dropped() {
 		sleep 0.1
 	done
 	sleep 1
-	offloaded 5200 && kept=yes
+	offloaded 5200 && kept=yes ||
+		kept="no: $(nsenter --net="/run/netns/$H" grep ":5200 " \
+			/proc/net/toe/connections)"
 }
 d0=$(counter rx_drops)
 kept=no
-during drop 5200 dropped
-check_xfer drop $((4 * MB))
+DURING_MB=$((4 * TOE_SLOW)) during drop 5200 dropped
+check_xfer drop $((4 * TOE_SLOW * MB))
 check_err $? "bytes differ after dropped frames"
 expect "frames dropped" "$(( $(counter rx_drops) - d0 ))" 5
 expect "still offloaded 1 s after" "$kept" yes
@@ -180,9 +182,9 @@ log_test "force_handback: handed back midway, intact"
 # One connection of two: the other stays offloaded. Both clients hold
 # their connection idle (offloaded) for 10 s before moving data.
 b0=$(stat handbacks)
-xfer other 5208 "$MB" --ulp --hold 10 &
+xfer other 5208 "$MB" --ulp --hold $((10 * TOE_SLOW)) &
 other=$!
-xfer one 5209 "$MB" --ulp --hold 10 &
+xfer one 5209 "$MB" --ulp --hold $((10 * TOE_SLOW)) &
 one=$!
 for ((i = 0; i < 100; i++)); do
 	offloaded 5208 && offloaded 5209 && break
