@@ -60,8 +60,9 @@ enum toedev_reg_state {
 /**
  * enum toe_port_change - what changed on a bound port
  * @TOE_PORT_UP: the net_device came up (NETDEV_UP)
- * @TOE_PORT_DOWN: the net_device went down (NETDEV_DOWN); the core has
- *	already handed back every connection using it
+ * @TOE_PORT_DOWN: the net_device went down (NETDEV_DOWN), or is being
+ *	unregistered (NETDEV_UNREGISTER, after the port was unbound); the
+ *	core has already handed back every connection using it
  * @TOE_PORT_MTU: the device MTU changed (NETDEV_CHANGEMTU)
  * @TOE_PORT_ADDR: the device MAC address changed (NETDEV_CHANGEADDR)
  * @TOE_PORT_NETNS: the device moved to another network namespace; its
@@ -77,7 +78,7 @@ enum toe_port_change {
 
 /**
  * enum toe_handback_reason - why a connection returns to Linux TCP
- * @TOE_HB_FIN: a FIN was sent or received
+ * @TOE_HB_FIN: a FIN was sent or received, or the socket is being closed
  * @TOE_HB_RST: a RST was sent or received
  * @TOE_HB_ERROR: the engine reported an error on the connection
  * @TOE_HB_LOW_RATE: the connection stayed below the policy's rate

@@ -13,6 +13,7 @@
  * back for a passing reason (an engine error, the port down, the table
  * needed, an administrator's request) is watched again: it returns to
  * the engine once min_bytes more have passed, if the device takes it.
+ * Sockets the kernel made for itself (without a file) are left alone.
  *
  * Where TCP reaches ESTABLISHED: in a kernel tree, the toe_established()
  * hook behind a static key (include/net/toe_hook.h); out of tree on a
@@ -90,9 +91,11 @@ static void toe_watch_fn(struct work_struct *work)
 	if (!tdev || !READ_ONCE(tdev->auto_offload))
 		goto out;
 	/* A kernel socket has no file, which toe_sk_handover() looks at
-	 * for a close() racing with it: such sockets ask for themselves.
+	 * for a close() racing with it: such sockets ask for themselves. A
+	 * socket being closed is not worth a handover.
 	 */
-	if (sk->sk_socket && !sk->sk_socket->file)
+	if (sk->sk_socket &&
+	    (!sk->sk_socket->file || toe_sk_file_closing(sk)))
 		goto out;
 	/* Not accepted yet (no socket), or too few bytes so far. */
 	if (toe_sk_bytes(sk) - w->base < READ_ONCE(tdev->min_bytes) ||

@@ -200,6 +200,11 @@ static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 	tp->rcv_wup = tp->rcv_nxt;
 	tp->bytes_received += skb->len;
 	atomic64_add(skb->len, &ts->rx_bytes);
+	/* A writer asleep in Linux TCP's sendmsg wakes on this queue too
+	 * (see toe_write_space()).
+	 */
+	if (READ_ONCE(sk->sk_write_pending))
+		WRITE_ONCE(tp->lsndtime, tcp_jiffies32);
 	/* As tcp_data_ready(), which is not exported: a reader sleeping for
 	 * SO_RCVLOWAT bytes is woken once they are there, not before.
 	 */
@@ -369,8 +374,10 @@ void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt, u32 snd_wnd)
 	struct tcp_sock *tp = tcp_sk(sk);
 
 	toe_count_progress(tp, snd_una, snd_nxt);
-	/* Last data sent, for TCP_INFO and an idle window's restart. */
-	if (after(snd_nxt, READ_ONCE(tp->snd_nxt)))
+	/* Last data sent, for TCP_INFO; and with bytes in flight the
+	 * connection is not idle (see toe_write_space()).
+	 */
+	if (after(snd_nxt, READ_ONCE(tp->snd_nxt)) || snd_una != snd_nxt)
 		WRITE_ONCE(tp->lsndtime, tcp_jiffies32);
 	WRITE_ONCE(tp->snd_una, snd_una);
 	WRITE_ONCE(tp->snd_nxt, snd_nxt);
@@ -487,7 +494,8 @@ static bool toe_sk_writeable(const struct sock *sk, int wake)
  * the proto up before the handover); tcp_skb_entail() there restarts a
  * window idle for longer than an RTO (tcp_slow_start_after_idle_check()),
  * and must not find one at 0 (see toe_sk_handover()): the connection is
- * not idle, and lsndtime says so.
+ * not idle, and lsndtime says so: here, on the engine's progress, and on
+ * payload delivered while such a writer waits (which wakes it too).
  */
 static void toe_write_space(struct sock *sk)
 {
@@ -504,7 +512,8 @@ static void toe_write_space(struct sock *sk)
 		write_space(sk);
 		return;
 	}
-	WRITE_ONCE(tcp_sk(sk)->lsndtime, tcp_jiffies32);
+	if (toe_sk_offloaded(sk))
+		WRITE_ONCE(tcp_sk(sk)->lsndtime, tcp_jiffies32);
 	if (sk_wmem_alloc_get(sk) > READ_ONCE(sk->sk_sndbuf) / 2 ||
 	    !tcp_stream_memory_free(sk, 1))
 		goto out;
@@ -1053,9 +1062,10 @@ static u32 toe_family_bit(const struct sock *sk)
 }
 
 /* Is the last reference on the socket's file gone (a close() under way)?
- * Pairs with the full barrier of the final fput()'s decrement.
+ * Socket locked, which keeps sk_socket and its file. Pairs with the full
+ * barrier of the final fput()'s decrement.
  */
-static bool toe_sk_file_closing(const struct sock *sk)
+bool toe_sk_file_closing(const struct sock *sk)
 {
 	const struct socket *sock = sk->sk_socket;
 
