@@ -156,6 +156,7 @@ timed() {
 
 	while IFS= read -r line; do
 		printf '%s\n' "$line"
+		line=${line%$'\r'}
 		case $line in
 		"# selftests: "*) start=$SECONDS ;;
 		"ok "*" selftests: "* | "not ok "*" selftests: "*)

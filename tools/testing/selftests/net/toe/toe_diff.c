@@ -2124,5 +2124,12 @@ int main(int argc, char **argv)
 		KEEP_NAMED(&_diff_fixture_object.variant, variants);
 	if (tests && *tests)
 		KEEP_NAMED(&_diff_fixture_object.tests, tests);
+	/* A filter that matches nothing is a mistake, not a pass. */
+	if (!_diff_fixture_object.variant || !_diff_fixture_object.tests) {
+		fprintf(stderr, "toe_diff: no %s matches '%s'\n",
+			_diff_fixture_object.variant ? "test" : "variant",
+			_diff_fixture_object.variant ? tests : variants);
+		return KSFT_FAIL;
+	}
 	return test_harness_run(argc, argv);
 }
