@@ -24,6 +24,8 @@
  *                              connections (TCP recovers)
  *     fail_connect N           refuse the next N connections with -EIO
  *                              (they stay in software)
+ *     connect_delay_ms MS      the next connection's connect() sleeps MS ms
+ *                              first, with the socket locked
  *     stall_ms MS              stall the engine thread once, for MS ms
  *     fail_rx_delay_ms MS      hold every received frame MS ms before the
  *                              engine sees it, in order (0 stops)
@@ -129,6 +131,22 @@ static int toesim_stall_get(void *data, u64 *val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(toesim_stall_fops, toesim_stall_get,
 			 toesim_stall_set, "%llu\n");
+
+static int toesim_ms_set(void *data, u64 val)
+{
+	if (val > 10000)
+		return -EINVAL;
+	WRITE_ONCE(*(u32 *)data, val);
+	return 0;
+}
+
+static int toesim_ms_get(void *data, u64 *val)
+{
+	*val = READ_ONCE(*(u32 *)data);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_ms_fops, toesim_ms_get, toesim_ms_set,
+			 "%llu\n");
 
 static int toesim_rx_delay_set(void *data, u64 val)
 {
@@ -370,6 +388,9 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->fault_hb_stale, &toesim_fault_fops);
 	debugfs_create_file_unsafe("fail_rx_delay_ms", 0644, sd->ddir, sd->hw,
 				   &toesim_rx_delay_fops);
+	debugfs_create_file_unsafe("connect_delay_ms", 0644, sd->ddir,
+				   &sd->hw->fault_connect_delay_ms,
+				   &toesim_ms_fops);
 	debugfs_create_file_unsafe("stall_ms", 0644, sd->ddir, sd->hw,
 				   &toesim_stall_fops);
 	debugfs_create_file_unsafe("force_handback", 0200, sd->ddir, sd->hw,

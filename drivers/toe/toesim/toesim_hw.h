@@ -191,6 +191,8 @@ struct toesim_conn_params {
  * @wait: the engine thread sleeps here
  * @fault_drop: fault injection: drop this many received frames
  * @fault_connect: fault injection: refuse this many connections
+ * @fault_connect_delay_ms: fault injection: the next connect() sleeps this
+ *	long first, with the socket locked (a slow firmware command)
  * @fault_stall_ms: fault injection: stall the engine thread once
  * @fault_rx_delay_ms: fault injection: hold every received frame this
  *	long before the engine sees it (order kept); READ_ONCE()
@@ -249,6 +251,7 @@ struct toesim_hw {
 	wait_queue_head_t	wait;
 	atomic_t		fault_drop;
 	atomic_t		fault_connect;
+	u32			fault_connect_delay_ms;
 	u32			fault_stall_ms;
 	u32			fault_rx_delay_ms;
 	atomic_t		fault_hb_lose;

@@ -16,6 +16,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
@@ -166,8 +167,13 @@ static int toesim_connect(struct toedev *tdev, struct sock *sk,
 	struct toesim_dev *sd = toedev_priv(tdev);
 	struct toesim_conn_params p;
 	struct toesim_conn *conn;
+	u32 delay;
 	int err;
 
+	/* Fault injection: a slow connect, the socket locked meanwhile. */
+	delay = xchg(&sd->hw->fault_connect_delay_ms, 0);
+	if (delay)
+		msleep(delay);
 	err = toesim_conn_params(sk, &p);
 	if (err)
 		return err;
