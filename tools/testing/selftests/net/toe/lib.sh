@@ -26,7 +26,7 @@ EXIT_STATUS=0
 retmsg=
 TOE_TEST=$(basename "$0" .sh)
 # How much longer than on the stock kernel a transfer must last to
-# outlast the test's own steps around it (1; make test-debug sets 3: a
+# outlast the test's own steps around it (1; make test-debug sets 2: a
 # command such as nft or nsenter takes seconds under KASAN and lockdep).
 TOE_SLOW=${TOE_SLOW:-1}
 # The test's standard output, for diagnostics from redirected helpers.
