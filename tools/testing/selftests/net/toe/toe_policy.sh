@@ -202,8 +202,10 @@ log_test "ulp_access: admin by default, all, none; refusals counted, bytes intac
 midway() {
 	local name=$1 port=$2 action=$3
 
-	# Paced, so that ACTION lands in the middle.
-	RATE=$((BIG / 2)) xfer "$name" "$port" $SMALL $((2 * BIG)) --ulp --late-shutdown &
+	# Paced, so that ACTION lands in the middle: 4 s, TOE_SLOW times
+	# that where the test's own commands are slow.
+	RATE=$((BIG / 2 / TOE_SLOW)) xfer "$name" "$port" $SMALL $((2 * BIG)) \
+		--ulp --late-shutdown &
 	local pid=$! i
 
 	# Act once the connection is offloaded and data flows.
