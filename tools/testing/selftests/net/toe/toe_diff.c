@@ -1402,8 +1402,16 @@ static void give_up(struct __test_metadata *_metadata,
 		EXPECT_LE(ms - (shut ? 500 : 0), took);
 		EXPECT_GE(ms + 3000, took);
 	} else {
+		/* On a slow lane (TOE_SLOW, the debug kernel) only the give
+		 * up is checked: there the engine's RTT estimate, and with it
+		 * its probe intervals, carry the debug kernel's delays. The
+		 * stock lane holds every variant to Linux's schedule.
+		 */
+		const char *slow = getenv("TOE_SLOW");
+		long most = slow && atoi(slow) > 1 ? 30000 : 9000;
+
 		EXPECT_LE(1500, took);
-		EXPECT_GE(9000, took)
+		EXPECT_GE(most, took)
 			TH_LOG("at the start: rto %u ms, backoff %u, probes %u, retransmits %u",
 			       ti.tcpi_rto / 1000, ti.tcpi_backoff,
 			       ti.tcpi_probes, ti.tcpi_retransmits);
