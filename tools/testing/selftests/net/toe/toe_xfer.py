@@ -7,7 +7,7 @@
 # can compare them across the two ends.
 #
 #   toe_xfer.py server PORT [--v6] [--send BYTES] [--rate BYTES_PER_S]
-#                      [--hold SECS] [--late-shutdown]
+#                      [--hold SECS] [--late-shutdown] [--sendfile]
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
 #                      [--rate BYTES_PER_S] [--ulp-after BYTES] [--drain]
 #
@@ -22,7 +22,9 @@
 # side only: two would wait for each other). --drain waits, before the
 # shutdown, until the peer acknowledged every byte sent (SIOCOUTQ reads 0,
 # for two minutes at most): the FIN that hands an offloaded connection
-# back comes after the engine carried all of it.
+# back comes after the engine carried all of it. --sendfile (server) writes
+# the bytes to a file first and sends them with sendfile(), as a web server
+# does: through the socket's sendpage path instead of sendmsg.
 
 import argparse
 import errno
@@ -33,6 +35,7 @@ import os
 import socket
 import struct
 import sys
+import tempfile
 import threading
 import time
 
@@ -61,11 +64,29 @@ def drain(sock):
         time.sleep(0.01)
 
 
+def send_file(sock, nbytes, h):
+    block = os.urandom(1 << 20)
+    with tempfile.TemporaryFile() as f:
+        done = 0
+        while done < nbytes:
+            off = (done * 7919) % (len(block) - CHUNK)
+            buf = block[off:off + min(CHUNK, nbytes - done)]
+            f.write(buf)
+            h.update(buf)
+            done += len(buf)
+        f.flush()
+        sent = 0
+        while sent < nbytes:
+            sent += os.sendfile(sock.fileno(), f.fileno(), sent,
+                                min(1 << 22, nbytes - sent))
+    return sent
+
+
 def sender(sock, nbytes, out, shut_after=None, rate=0, ulp_after=None,
-           drained=False):
+           drained=False, use_sendfile=False):
     h = hashlib.sha256()
     block = os.urandom(1 << 20)
-    sent = 0
+    sent = send_file(sock, nbytes, h) if use_sendfile else 0
     start = time.monotonic()
     while sent < nbytes:
         if rate:
@@ -104,11 +125,11 @@ def receiver(sock, out):
 
 
 def run(sock, nbytes, out, late_shutdown=False, rate=0, ulp_after=None,
-        drained=False):
+        drained=False, use_sendfile=False):
     done = threading.Event() if late_shutdown else None
     t = threading.Thread(target=sender,
                          args=(sock, nbytes, out, done, rate, ulp_after,
-                               drained))
+                               drained, use_sendfile))
     t.start()
     receiver(sock, out)
     if done:
@@ -129,6 +150,7 @@ def main():
     ap.add_argument("--hold", type=float, default=0)
     ap.add_argument("--ulp-after", type=int, default=None)
     ap.add_argument("--drain", action="store_true")
+    ap.add_argument("--sendfile", action="store_true")
     a = ap.parse_args()
     out = {}
 
@@ -142,7 +164,8 @@ def main():
         s, _ = ls.accept()
         if a.hold:
             time.sleep(a.hold)
-        run(s, a.send, out, a.late_shutdown, a.rate)
+        run(s, a.send, out, a.late_shutdown, a.rate,
+            use_sendfile=a.sendfile)
     else:
         addr, port = a.args[0], int(a.args[1])
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
