@@ -7,6 +7,9 @@
  * Controlled through debugfs, /sys/kernel/debug/toe_test/:
  *   ctl          write a command; the write fails with the command's errno
  *                  add ID            allocate and register device ID (0-7)
+ *                  minimal ID        the same with the required ops only;
+ *                                    fails if the core does not use the
+ *                                    driver's own (const) table
  *                  del ID            unregister and free it
  *                  bind ID IFNAME    bind a net_device of the caller's netns
  *                  unbind ID IFNAME
@@ -48,6 +51,7 @@
  * @lock: protects every field below; taken from atomic context
  * @opens: open() calls
  * @closes: close() calls
+ * @connects: connect() calls
  * @neigh_updates: neigh_update() calls
  * @redirects: redirect() calls
  * @port_changes: port_change() calls, by &enum toe_port_change
@@ -63,6 +67,7 @@ struct tt_priv {
 	spinlock_t lock; /* protects the fields below */
 	unsigned long opens;
 	unsigned long closes;
+	unsigned long connects;
 	unsigned long neigh_updates;
 	unsigned long redirects;
 	unsigned long port_changes[TOE_PORT_NETNS + 1];
@@ -106,6 +111,11 @@ static void tt_close(struct toedev *tdev)
 static int tt_connect(struct toedev *tdev, struct sock *sk,
 		      struct toe_handover *ho)
 {
+	struct tt_priv *p = toedev_priv(tdev);
+
+	spin_lock_bh(&p->lock);
+	p->connects++;
+	spin_unlock_bh(&p->lock);
 	return -EOPNOTSUPP;
 }
 
@@ -179,6 +189,14 @@ static const struct toedev_ops tt_ops = {
 	.port_change	= tt_port_change,
 };
 
+static const struct toedev_ops tt_ops_minimal = {
+	.open		= tt_open,
+	.close		= tt_close,
+	.connect	= tt_connect,
+	.send		= tt_send,
+	.handback	= tt_handback,
+};
+
 static const struct toedev_ops tt_ops_no_open = {
 	.close		= tt_close,
 	.connect	= tt_connect,
@@ -212,7 +230,8 @@ static int tt_events_show(struct seq_file *seq, void *v)
 	spin_unlock_bh(&p->lock);
 
 	seq_printf(seq, "name %s\n", tdev->name);
-	seq_printf(seq, "opens %lu\ncloses %lu\n", s.opens, s.closes);
+	seq_printf(seq, "opens %lu\ncloses %lu\nconnects %lu\n", s.opens,
+		   s.closes, s.connects);
 	seq_printf(seq, "neigh_updates %lu\nredirects %lu\n",
 		   s.neigh_updates, s.redirects);
 	seq_printf(seq, "port_up %lu\nport_down %lu\nport_mtu %lu\n",
@@ -236,7 +255,7 @@ static int tt_events_show(struct seq_file *seq, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(tt_events);
 
-static int tt_add(unsigned int id)
+static int tt_add(unsigned int id, const struct toedev_ops *ops)
 {
 	struct toedev *tdev;
 	char name[8];
@@ -244,10 +263,16 @@ static int tt_add(unsigned int id)
 
 	if (tt_devs[id])
 		return -EEXIST;
-	tdev = tt_alloc(&tt_ops);
+	tdev = tt_alloc(ops);
 	if (!tdev)
 		return -ENOMEM;
 	err = register_toedev(tdev);
+	if (!err && tdev->ops != ops) {
+		pr_err("%s: the core replaced the driver's ops table\n",
+		       tdev->name);
+		unregister_toedev(tdev);
+		err = -EINVAL;
+	}
 	if (err) {
 		toedev_free(tdev);
 		return err;
@@ -448,7 +473,9 @@ static int tt_cmd(char *buf)
 	if (sscanf(buf, "%*s %u", &id) != 1 || id >= TT_MAX_DEVS)
 		return -EINVAL;
 	if (!strcmp(cmd, "add"))
-		return tt_add(id);
+		return tt_add(id, &tt_ops);
+	if (!strcmp(cmd, "minimal"))
+		return tt_add(id, &tt_ops_minimal);
 	if (!strcmp(cmd, "del"))
 		return tt_del(id);
 	if (!strcmp(cmd, "reregister"))

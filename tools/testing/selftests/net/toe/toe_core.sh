@@ -225,6 +225,59 @@ ls /sys/class/toe | grep -qv -e "^$name0\$" -e "^$name1\$"
 check_fail $? "devices left in /sys/class/toe after the stress loop"
 log_test "register/unregister 1000 times racing lookups"
 
+# --- a driver with the required ops only --------------------------------------
+
+# The core uses the driver's const table as it is (toe_test checks the
+# pointer) and calls no optional op it left NULL: port and neighbour
+# events on such a device are counted, and a handover goes to connect().
+expect "register with the required ops only" "$(ttctl "$NSA" "minimal 2")" OK
+name2=$(ev 2 name)
+ip -n "$NSA" link set sb netns "$NSB"
+ip -n "$NSA" addr add 10.74.0.1/24 dev sa
+ip -n "$NSB" addr add 10.74.0.2/24 dev sb
+ip -n "$NSB" link set sb up
+expect "bind sa to device 2" "$(ttctl "$NSA" "bind 2 sa")" OK
+expect "enable device 2" "$(sysfs_write "/sys/class/toe/$name2/enabled" 1)" OK
+ip -n "$NSA" link set dev sa mtu 1400
+ip -n "$NSA" link set dev sa down
+ip -n "$NSA" link set dev sa up
+ip -n "$NSA" link set dev sa address 02:00:00:74:00:01
+toe_ping "$NSA" 10.74.0.2
+check_err $? "ping over a port of a device without neigh_update() failed"
+ip -n "$NSA" neigh del 10.74.0.2 dev sa
+# A handover over that port: no can_offload(), so toe_test's connect()
+# is called, and refuses (EOPNOTSUPP, ENOTSUP to Python).
+ip netns exec "$NSB" python3 -c '
+import socket
+ls = socket.create_server(("10.74.0.2", 5070))
+print("listening", flush=True)
+ls.accept()[0].recv(1)
+' > /dev/null 2>&1 &
+srv=$!
+toe_wait_listen "$NSB" 5070 || check_err 1 "no listener in $NSB"
+ulp=$(ip netns exec "$NSA" python3 -c '
+import errno, socket
+c = socket.create_connection(("10.74.0.2", 5070))
+try:
+    c.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+    print("OK")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+c.close()
+' 2>&1)
+wait "$srv"
+expect "TCP_ULP toe refused by connect()" "$ulp" ENOTSUP
+expect "connect() calls" "$(ev 2 connects)" 1
+stats=$(nsenter --net="/run/netns/$NSA" awk -v n="$name2" '
+	NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+	$1 == n { print ($col["port_changes"] >= 3) ($col["neigh_updates"] >= 1) }' \
+	/proc/net/toe/devices)
+expect "port changes and neighbour updates counted" "$stats" 11
+expect "state" "$(cat "/sys/class/toe/$name2/state")" up
+expect "disable device 2" "$(sysfs_write "/sys/class/toe/$name2/enabled" 0)" OK
+expect "delete device 2" "$(ttctl "$NSA" "del 2")" OK
+log_test "required ops only: the driver's own table; port, neighbour, handover events"
+
 # --- unloading the driver with bound ports -------------------------------------
 
 rmmod toe > /dev/null 2>&1
