@@ -230,8 +230,9 @@ struct toe_handback {
  * Unless said otherwise, the core never calls two of these concurrently
  * for the same connection, and never calls an op after close() returned
  * for connection ops, or after unregister_toedev() returned for any op.
- * Ops marked optional may be left NULL: register_toedev() installs a
- * default, so the core never tests for NULL on hot paths.
+ * Ops marked optional may be left NULL. The core uses the driver's table
+ * as it is (keep it const, in rodata) and tests an optional op for NULL
+ * before each call.
  *
  * @open: the administrator enabled the device. Set up the engine so that
  *	connect() may follow. Required.
@@ -245,7 +246,7 @@ struct toe_handback {
  *
  * @can_offload: may this established socket be offloaded now? A cheap
  *	test of the engine's capabilities (family, options in use, route).
- *	Optional; the default says yes.
+ *	Optional; without it, every socket the core accepts may be.
  *	Context and locks: process; socket locked; must not sleep.
  *	Return value: true to proceed with connect().
  *
@@ -299,8 +300,7 @@ struct toe_handback {
  *	Return value: 0, or a negative errno if the state is lost (the core
  *	then resets the connection).
  *
- * @ctl: device-specific control and queries (TOE_CTL_*). Optional; the
- *	default returns -EOPNOTSUPP.
+ * @ctl: device-specific control and queries (TOE_CTL_*). Optional.
  *	Context and locks: process; may sleep; toe_mutex held.
  *	Return value: 0 or a positive value on success, a negative errno on error.
  *
@@ -431,7 +431,7 @@ enum toe_ulp_access {
 /**
  * struct toedev - a TCP offload engine
  * @name: "toe%d" unless the driver named it; unique
- * @ops: the driver's operations, completed with defaults at registration
+ * @ops: the driver's operations (its own const table)
  * @owner: module of the driver, pinned while the device is enabled
  * @dev: the device model object (/sys/class/toe/<name>); holds the last
  *	reference to this structure

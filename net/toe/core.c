@@ -47,43 +47,10 @@ static RAW_NOTIFIER_HEAD(toe_chain);
 #define TOE_PORT_HASH_BITS	8
 static DEFINE_HASHTABLE(toe_port_hash, TOE_PORT_HASH_BITS);
 
-/* Default ops, installed where the driver left an optional op NULL. */
-static bool toe_default_can_offload(struct toedev *tdev, struct sock *sk)
-{
-	return true;
-}
-
-static void toe_default_recv(struct toedev *tdev, struct sock *sk, int copied)
-{
-}
-
-static int toe_default_ctl(struct toedev *tdev, unsigned int cmd, void *arg)
-{
-	return -EOPNOTSUPP;
-}
-
-static void toe_default_neigh_update(struct toedev *tdev,
-				     struct net_device *dev,
-				     struct neighbour *n)
-{
-}
-
-static void toe_default_redirect(struct toedev *tdev, struct net_device *dev,
-				 struct netevent_redirect *r)
-{
-}
-
-static void toe_default_port_change(struct toedev *tdev,
-				    struct net_device *dev,
-				    enum toe_port_change what)
-{
-}
-
 static void toedev_release(struct device *d)
 {
 	struct toedev *tdev = container_of(d, struct toedev, dev);
 
-	kfree((void *)tdev->ops);
 	free_percpu(tdev->stats);
 	kfree(tdev);
 }
@@ -91,7 +58,8 @@ static void toedev_release(struct device *d)
 /**
  * toedev_alloc() - allocate a TOE device
  * @priv_size: size of the driver's private area (toedev_priv())
- * @ops: the driver's operations; copied, so it may be const and shared
+ * @ops: the driver's operations, used in place: a const table in the
+ *	driver's rodata that outlives the device
  * @owner: the driver's module (THIS_MODULE)
  *
  * The device is named "toe%d" at registration unless the driver writes
@@ -104,7 +72,6 @@ static void toedev_release(struct device *d)
 struct toedev *toedev_alloc(size_t priv_size, const struct toedev_ops *ops,
 			    struct module *owner)
 {
-	struct toedev_ops *o;
 	struct toedev *tdev;
 
 	if (!ops)
@@ -116,15 +83,11 @@ struct toedev *toedev_alloc(size_t priv_size, const struct toedev_ops *ops,
 	if (!tdev)
 		return NULL;
 
-	o = kmemdup(ops, sizeof(*ops), GFP_KERNEL);
-	if (!o)
-		goto err_free_tdev;
-
 	tdev->stats = netdev_alloc_pcpu_stats(struct toedev_stats);
 	if (!tdev->stats)
-		goto err_free_ops;
+		goto err_free_tdev;
 
-	tdev->ops = o;
+	tdev->ops = ops;
 	tdev->owner = owner;
 	strscpy(tdev->name, "toe%d", sizeof(tdev->name));
 	INIT_LIST_HEAD(&tdev->list);
@@ -145,8 +108,6 @@ struct toedev *toedev_alloc(size_t priv_size, const struct toedev_ops *ops,
 	device_initialize(&tdev->dev);
 	return tdev;
 
-err_free_ops:
-	kfree(o);
 err_free_tdev:
 	kfree(tdev);
 	return NULL;
@@ -229,25 +190,6 @@ static int toedev_check_ops(const struct toedev *tdev)
 	return 0;
 }
 
-static void toedev_fill_defaults(struct toedev *tdev)
-{
-	/* The ops were copied in toedev_alloc(): ours to complete. */
-	struct toedev_ops *o = (struct toedev_ops *)tdev->ops;
-
-	if (!o->can_offload)
-		o->can_offload = toe_default_can_offload;
-	if (!o->recv)
-		o->recv = toe_default_recv;
-	if (!o->ctl)
-		o->ctl = toe_default_ctl;
-	if (!o->neigh_update)
-		o->neigh_update = toe_default_neigh_update;
-	if (!o->redirect)
-		o->redirect = toe_default_redirect;
-	if (!o->port_change)
-		o->port_change = toe_default_port_change;
-}
-
 void toe_notify(unsigned long event, struct toedev *tdev)
 {
 	lockdep_assert_held(&toe_mutex);
@@ -294,7 +236,6 @@ int register_toedev(struct toedev *tdev)
 	if (err)
 		goto out_unlock;
 
-	toedev_fill_defaults(tdev);
 	tdev->families &= tdev->supported;
 
 	err = dev_set_name(&tdev->dev, "%s", tdev->name);

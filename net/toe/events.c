@@ -25,7 +25,8 @@ static void __toe_port_change(struct toedev *tdev, struct net_device *dev,
 	ASSERT_RTNL();
 	lockdep_assert_held(&toe_mutex);
 	toedev_stat_inc(tdev, TOEDEV_STAT_PORT_CHANGES);
-	tdev->ops->port_change(tdev, dev, what);
+	if (tdev->ops->port_change)
+		tdev->ops->port_change(tdev, dev, what);
 }
 
 static void toe_port_change(struct toe_port *port, enum toe_port_change what)
@@ -106,7 +107,8 @@ static int toe_netevent(struct notifier_block *nb, unsigned long event,
 		tdev = toedev_lookup_rcu(n->dev);
 		if (tdev) {
 			toedev_stat_inc(tdev, TOEDEV_STAT_NEIGH_UPDATES);
-			tdev->ops->neigh_update(tdev, n->dev, n);
+			if (tdev->ops->neigh_update)
+				tdev->ops->neigh_update(tdev, n->dev, n);
 		}
 		break;
 	case NETEVENT_REDIRECT:
@@ -116,7 +118,8 @@ static int toe_netevent(struct notifier_block *nb, unsigned long event,
 		tdev = toedev_lookup_rcu(r->new->dev);
 		if (tdev) {
 			toedev_stat_inc(tdev, TOEDEV_STAT_REDIRECTS);
-			tdev->ops->redirect(tdev, r->new->dev, r);
+			if (tdev->ops->redirect)
+				tdev->ops->redirect(tdev, r->new->dev, r);
 		}
 		break;
 	}

@@ -769,7 +769,8 @@ static void toe_report_consumed(struct sock *sk)
 
 	if (!ts || !toe_sk_offloaded(sk) || !after(seq, ts->consumed_seq))
 		return;
-	ts->tdev->ops->recv(ts->tdev, sk, seq - ts->consumed_seq);
+	if (ts->tdev->ops->recv)
+		ts->tdev->ops->recv(ts->tdev, sk, seq - ts->consumed_seq);
 	ts->consumed_seq = seq;
 }
 
@@ -1451,7 +1452,7 @@ int toe_sk_handover(struct sock *sk)
 		goto err_put;
 	err = -EOPNOTSUPP;
 	if (!toe_sk_sockopts_ok(sk) || !toe_sk_carriable(sk) ||
-	    !tdev->ops->can_offload(tdev, sk))
+	    (tdev->ops->can_offload && !tdev->ops->can_offload(tdev, sk)))
 		goto err_put;
 	if (toe_sk_filtered(sk, tdev)) {
 		toedev_stat_inc(tdev, TOEDEV_STAT_NF_REFUSED);
