@@ -562,11 +562,12 @@ static struct sk_buff *toe_copy_payload(struct sock *sk, struct sk_buff *src);
 
 /* Bytes Linux TCP queued while the socket was offloaded. tcp_sendmsg() and
  * do_tcp_sendpages() read sk_prot before they take the socket lock, so a
- * writer may enter Linux TCP's sendmsg just before a handover and queue
- * bytes just after it. Its transmit path is held shut meanwhile (a
- * congestion window of 0: tcp_write_xmit() sends nothing), so the bytes
- * wait on the write queue; they go to the engine, in order, before any
- * newer. Return: 0, or the engine's error (the bytes stay queued).
+ * writer that entered Linux TCP's sendmsg before a handover (one asleep
+ * there for buffer space, say) queues bytes after it. Its transmit path
+ * is held shut meanwhile (a congestion window of 0: tcp_write_xmit()
+ * sends nothing; toe_release_cb() disarms its zero window probe), so the
+ * bytes wait on the write queue; they go to the engine, in order, before
+ * any newer. Return: 0, or the engine's error (the bytes stay queued).
  */
 static int toe_adopt_tx(struct sock *sk)
 {
@@ -975,9 +976,16 @@ static void toe_release_cb(struct sock *sk)
 	 */
 	if (unlikely(timer_pending(&sk->sk_timer)) && toe_sk_offloaded(sk))
 		inet_csk_delete_keepalive_timer(sk);
-	/* Called with the socket spinlock held: adopt from process context. */
-	if (unlikely(tcp_send_head(sk)) && toe_sk_offloaded(sk) && toe_sk(sk))
+	/* Bytes a writer in Linux TCP's sendmsg queued: adopted from process
+	 * context, since the socket spinlock is held here. The zero window
+	 * probe its tcp_push() armed would send the first of them itself
+	 * once the socket is not owned (tcp_write_wakeup()): disarmed here,
+	 * before the timer can run.
+	 */
+	if (unlikely(tcp_send_head(sk)) && toe_sk_offloaded(sk) && toe_sk(sk)) {
+		inet_csk_clear_xmit_timer(sk, ICSK_TIME_PROBE0);
 		toe_sock_queue(toe_sk(sk), &toe_sk(sk)->tx_work);
+	}
 
 	do {
 		flags = READ_ONCE(sk->sk_tsq_flags);
@@ -1441,13 +1449,12 @@ int toe_sk_handover(struct sock *sk)
 		goto err_put;
 
 	__sk_flush_backlog(sk);
-	/* A writer asleep in tcp_sendmsg() (sk_stream_wait_memory() counts
-	 * it in sk_write_pending) would wake up inside Linux TCP's sendmsg
-	 * and queue and send bytes behind the engine's back: not now.
+	/* A writer asleep in Linux TCP's sendmsg or sendpage (a busy
+	 * sendfile() always is) goes on there once the socket is
+	 * offloaded: what it queues is the engine's (toe_adopt_tx()).
 	 */
 	err = -EAGAIN;
 	if (sk->sk_state != TCP_ESTABLISHED || tp->urg_data ||
-	    READ_ONCE(sk->sk_write_pending) ||
 	    !RB_EMPTY_ROOT(&tp->out_of_order_queue))
 		goto err_put;
 	err = -EOPNOTSUPP;
