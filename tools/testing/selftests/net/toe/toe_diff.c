@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include <linux/errqueue.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 
@@ -1540,6 +1541,49 @@ TEST_F(diff, so_sndbuf)
 
 	ASSERT_LT(0, self->sndbuf0);
 	EXPECT_EQ(self->sndbuf0, sndbuf);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
+/* Receive memory is bounded by SO_RCVBUF, counted in truesize: a peer
+ * that sends 100-byte segments to a reader that reads nothing fills the
+ * receive buffer and then waits (each such segment costs Linux TCP far
+ * more than 100 bytes of skb, until it coalesces them). Read back with
+ * SO_MEMINFO once the peer is stalled: at most one 64 KB skb over.
+ */
+TEST_F_TIMEOUT(diff, rcvbuf_small_segments, 90)
+{
+	const int seg = 100, nsegs = 20000;
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+	pid_t pid;
+
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_RCVBUF, 65536));
+	ASSERT_EQ(0, set_int(self->pfd, IPPROTO_TCP, TCP_NODELAY, 1));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		uint64_t off = self->down_tx;
+		int i;
+
+		for (i = 0; i < nsegs; i++) {
+			if (psend(self->pfd, DOWN, &off, seg, 0) != seg)
+				_exit(1);
+			usleep(100);
+		}
+		_exit(0);
+	}
+	self->down_tx += (uint64_t)seg * nsegs;
+	/* Long enough for the peer to fill the window and stall. */
+	sleep(6);
+	ASSERT_EQ(0, getsockopt(self->cfd, SOL_SOCKET, SO_MEMINFO, mem, &len));
+	EXPECT_GE(mem[SK_MEMINFO_RCVBUF] + 65536, mem[SK_MEMINFO_RMEM_ALLOC])
+		TH_LOG("receive memory %u for a buffer of %u",
+		       mem[SK_MEMINFO_RMEM_ALLOC], mem[SK_MEMINFO_RCVBUF]);
+	EXPECT_LT(0, ioctl_int(self->cfd, SIOCINQ));
+	EXPECT_EQ((ssize_t)seg * nsegs,
+		  recv_all(self->cfd, DOWN, &self->down_rx, (size_t)seg * nsegs,
+			   30000));
+	EXPECT_EQ(0, bg_wait(pid));
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
 
