@@ -170,8 +170,35 @@ void *toe_sk_drv(const struct sock *sk)
 }
 EXPORT_SYMBOL_NS_GPL(toe_sk_drv, TOE);
 
-/* Queue engine payload on the receive queue. Socket owned by us, or
- * bh-locked and not owned by the user.
+/* Append @skb's bytes to the engine payload at the tail of the receive
+ * queue, as tcp_try_coalesce() does: a small segment then costs its bytes,
+ * not a whole skb. @skb is freed on success.
+ */
+static bool toe_rcv_coalesce(struct sock *sk, struct sk_buff *skb)
+{
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_receive_queue);
+	bool fragstolen;
+	int delta;
+
+	if (!tail || TCP_SKB_CB(tail)->tcp_tw_isn != TOE_SKB_MAGIC ||
+	    TCP_SKB_CB(tail)->end_seq != TCP_SKB_CB(skb)->seq ||
+	    !skb_try_coalesce(tail, skb, &fragstolen, &delta))
+		return false;
+	atomic_add(delta, &sk->sk_rmem_alloc);
+	sk_mem_charge(sk, delta);
+	NET_INC_STATS(sock_net(sk), LINUX_MIB_TCPRCVCOALESCE);
+	TCP_SKB_CB(tail)->end_seq = TCP_SKB_CB(skb)->end_seq;
+	kfree_skb_partial(skb, fragstolen);
+	return true;
+}
+
+/* Queue engine payload on the receive queue. Receive memory is bounded as
+ * Linux TCP bounds it (tcp_data_queue()): by sk_rcvbuf in truesize, one
+ * skb over at most, and by tcp_mem. What does not fit is refused, and
+ * the engine keeps it or lets the peer send it again, unless @force:
+ * payload from the backlog, which the engine already acknowledged, and
+ * which sk_add_backlog() bounded.
+ * Socket owned by us, or bh-locked and not owned by the user.
  */
 static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 {
@@ -179,13 +206,16 @@ static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 	struct toe_sock *ts = toe_sk(sk);
 	struct tcp_sock *tp = tcp_sk(sk);
 	u32 seq = TCP_SKB_CB(skb)->seq;
-	unsigned int len;
+	unsigned int len, bytes;
 
 	if (seq != tp->rcv_nxt)
 		return -EINVAL;
-	if (!sk_rmem_schedule(sk, skb, skb->truesize)) {
-		if (!force)
+	if (atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf) ||
+	    !sk_rmem_schedule(sk, skb, skb->truesize)) {
+		if (!force) {
+			NET_INC_STATS(sock_net(sk), LINUX_MIB_TCPRCVQDROP);
 			return -ENOBUFS;
+		}
 		atomic64_inc(&ts->rcv_forced);
 	}
 	/* The peer's MSS as tcp_measure_rcv_mss() estimates it, for
@@ -194,12 +224,15 @@ static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 	len = skb_shinfo(skb)->gso_size ?: skb->len;
 	if (len > icsk->icsk_ack.rcv_mss)
 		icsk->icsk_ack.rcv_mss = min_t(unsigned int, len, tp->advmss);
-	skb_set_owner_r(skb, sk);
-	__skb_queue_tail(&sk->sk_receive_queue, skb);
+	bytes = skb->len;
 	WRITE_ONCE(tp->rcv_nxt, TCP_SKB_CB(skb)->end_seq);
+	if (!toe_rcv_coalesce(sk, skb)) {
+		skb_set_owner_r(skb, sk);
+		__skb_queue_tail(&sk->sk_receive_queue, skb);
+	}
 	tp->rcv_wup = tp->rcv_nxt;
-	tp->bytes_received += skb->len;
-	atomic64_add(skb->len, &ts->rx_bytes);
+	tp->bytes_received += bytes;
+	atomic64_add(bytes, &ts->rx_bytes);
 	/* A writer asleep in Linux TCP's sendmsg wakes on this queue too
 	 * (see toe_write_space()).
 	 */
