@@ -727,6 +727,9 @@ c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 t = threading.Thread(target=c.sendall, args=(data,))
 t.start()
 time.sleep(2)
+if not t.is_alive():
+    print("the writer was not blocked")
+    sys.exit(1)
 try:
     c.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
     r = "offloaded"
@@ -772,6 +775,91 @@ check_err $? "the writer says '$res', want '$want'"
 [ "$(toe_dev_stat "$H" handovers)" = $((hb0 + 1)) ]
 check_err $? "handovers: $hb0 before, $(toe_dev_stat "$H" handovers) after, want one more"
 log_test "a writer blocked in Linux TCP: handed over under it, 8 MB intact"
+
+# --- Linux TCP after a handback: not left in urgent mode ----------------------
+
+# While offloaded, the engine's progress moves snd_una; snd_up must follow
+# it as Linux TCP's own ACK processing makes it, or Linux TCP is left in
+# urgent mode after the handback: it splits every skb to one MSS (no TSO)
+# and, 2 GB on, marks its segments URG. 2 MB offloaded, a forced
+# handback, then 4 MB in software: sent in TSO frames, none URG, intact.
+AFTER_HB='
+import fcntl, hashlib, os, socket, struct, sys, time
+N = int(sys.argv[3])
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+c.setsockopt(socket.IPPROTO_TCP, 31, b"toe")
+h = hashlib.sha256()
+
+def send(n):
+    d = os.urandom(n)
+    c.sendall(d)
+    h.update(d)
+
+send(N)
+for _ in range(1000):
+    if not struct.unpack("i", fcntl.ioctl(c.fileno(), 0x5411, b"\0" * 4))[0]:
+        break
+    time.sleep(0.01)
+open(sys.argv[4] + ".half", "w").close()
+while not os.path.exists(sys.argv[4] + ".go"):
+    time.sleep(0.05)
+send(2 * N)
+c.shutdown(socket.SHUT_WR)
+c.recv(1)
+print(3 * N, h.hexdigest())
+'
+AFTER_HB_PEER=$PEER_SETUP'
+c = accept(int(sys.argv[1]))
+h, n = hashlib.sha256(), 0
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+print(n, h.hexdigest(), flush=True)
+c.close()
+'
+ip netns exec "$P" timeout 120 python3 -c "$AFTER_HB_PEER" 5044 > "$TMP/afterhb.s" 2>&1 &
+afterhbpeer=$!
+toe_wait_listen "$P" 5044 || fail "the peer did not start"
+ip netns exec "$H" timeout 100 python3 -c "$AFTER_HB" 10.73.0.2 5044 \
+	$((2 * 1024 * 1024)) "$TMP/afterhb" > "$TMP/afterhb.c" 2>&1 &
+afterhb=$!
+for ((i = 0; i < 300; i++)); do
+	[ -e "$TMP/afterhb.half" ] && break
+	sleep 0.1
+done
+echo 1 > "$DBG/force_handback"
+for ((i = 0; i < 100; i++)); do
+	[ "$(cat "/sys/class/toe/$TOE/conns")" -eq 0 ] && break
+	sleep 0.1
+done
+[ "$(cat "/sys/class/toe/$TOE/conns")" -eq 0 ]
+check_err $? "the connection was not handed back"
+ip netns exec "$H" tcpdump -U -n -i vh -w "$TMP/afterhb.pcap" \
+	src host 10.73.0.1 and tcp port 5044 > /dev/null 2>&1 &
+tcpdump=$!
+for ((i = 0; i < 50; i++)); do
+	[ -s "$TMP/afterhb.pcap" ] && break
+	sleep 0.1
+done
+sleep 1
+touch "$TMP/afterhb.go"
+toe_wait_pid 100 "$afterhb" "the writer after the handback"
+check_err $? "the writer failed: $(tail -n 2 "$TMP/afterhb.c")"
+wait "$afterhbpeer"
+kill "$tcpdump"
+wait "$tcpdump" 2> /dev/null
+[ "$(cat "$TMP/afterhb.c")" = "$(tail -n 1 "$TMP/afterhb.s")" ]
+check_err $? "bytes differ: writer '$(cat "$TMP/afterhb.c")', peer '$(tail -n 1 "$TMP/afterhb.s")'"
+tso=$(tcpdump -n -r "$TMP/afterhb.pcap" greater 3000 2> /dev/null | grep -c .)
+urg=$(tcpdump -n -r "$TMP/afterhb.pcap" 'tcp[tcpflags] & tcp-urg != 0' 2> /dev/null | grep -c .)
+[ "$tso" -gt 0 ]
+check_err $? "Linux TCP sent no frame larger than one MSS after the handback (urgent mode?)"
+[ "$urg" -eq 0 ]
+check_err $? "$urg segments with URG set after the handback"
+log_test "after a handback Linux TCP sends TSO frames, none urgent; 6 MB intact"
 
 # --- table full: the connection stays in software ------------------------------
 
