@@ -300,8 +300,9 @@ struct toe_handback {
  *	Return value: 0, or a negative errno if the state is lost (the core
  *	then resets the connection).
  *
- * @ctl: device-specific control and queries (TOE_CTL_*). Optional.
- *	Context and locks: process; may sleep; toe_mutex held.
+ * @ctl: device-specific control and queries (TOE_CTL_*), for the driver's
+ *	own use: the core does not call it. Optional.
+ *	Context and locks: process; may sleep.
  *	Return value: 0 or a positive value on success, a negative errno on error.
  *
  * @neigh_update: the neighbour entry @n on port @dev changed (new link

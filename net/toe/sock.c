@@ -388,6 +388,25 @@ static void toe_count_progress(struct tcp_sock *tp, u32 snd_una, u32 snd_nxt)
 		tp->bytes_sent += snd_nxt - nxt;
 }
 
+/* The urgent pointer follows snd_una as Linux TCP's ACK processing moves it
+ * (tcp_clean_rtx_queue()): otherwise Linux TCP would find itself in urgent
+ * mode (toe_urg_mode()) after a handback, split every skb to one MSS and,
+ * 2 GB on, mark its segments URG. An urgent pointer set by a writer in
+ * Linux TCP's own sendmsg (MSG_OOB) stays where it is: that connection is
+ * handed back (toe_tx_work()).
+ */
+static bool toe_urg_mode(const struct tcp_sock *tp)
+{
+	/* tcp_output.c's tcp_urg_mode(), which is static. */
+	return READ_ONCE(tp->snd_una) != READ_ONCE(tp->snd_up);
+}
+
+static void toe_snd_up_follow(struct tcp_sock *tp, u32 snd_una)
+{
+	if (between(READ_ONCE(tp->snd_up), READ_ONCE(tp->snd_una), snd_una))
+		WRITE_ONCE(tp->snd_up, snd_una);
+}
+
 /**
  * toe_sk_snd_update() - report send-side progress of an offloaded socket
  * @sk: an offloaded socket
@@ -412,6 +431,7 @@ void toe_sk_snd_update(struct sock *sk, u32 snd_una, u32 snd_nxt, u32 snd_wnd)
 	 */
 	if (after(snd_nxt, READ_ONCE(tp->snd_nxt)) || snd_una != snd_nxt)
 		WRITE_ONCE(tp->lsndtime, tcp_jiffies32);
+	toe_snd_up_follow(tp, snd_una);
 	WRITE_ONCE(tp->snd_una, snd_una);
 	WRITE_ONCE(tp->snd_nxt, snd_nxt);
 	WRITE_ONCE(tp->snd_wnd, snd_wnd);
@@ -635,8 +655,20 @@ static void toe_tx_work(struct work_struct *work)
 	struct sock *sk = ts->sk;
 
 	lock_sock(sk);
-	if (toe_sock_live(sk, ts) && toe_sk_offloaded(sk) && toe_adopt_tx(sk))
-		toe_sk_handback_locked(sk, TOE_HB_ERROR);
+	if (toe_sock_live(sk, ts) && toe_sk_offloaded(sk)) {
+		/* What toe_release_cb() could not neutralise: a probe armed
+		 * from softirq (an application's own filter lets segments
+		 * through to tcp_ack()).
+		 */
+		inet_csk_clear_xmit_timer(sk, ICSK_TIME_PROBE0);
+		/* A writer in Linux TCP's sendmsg sent MSG_OOB: the urgent
+		 * mark is Linux TCP's to carry, with its bytes.
+		 */
+		if (toe_urg_mode(tcp_sk(sk)))
+			toe_sk_handback_locked(sk, TOE_HB_URGENT);
+		else if (toe_adopt_tx(sk))
+			toe_sk_handback_locked(sk, TOE_HB_ERROR);
+	}
 	release_sock(sk);
 	sock_put(sk);
 	toe_sock_put(ts);
@@ -1012,8 +1044,9 @@ static void toe_release_cb(struct sock *sk)
 	/* Bytes a writer in Linux TCP's sendmsg queued: adopted from process
 	 * context, since the socket spinlock is held here. The zero window
 	 * probe its tcp_push() armed would send the first of them itself
-	 * once the socket is not owned (tcp_write_wakeup()): disarmed here,
-	 * before the timer can run.
+	 * once the socket is not owned (tcp_write_wakeup()): neutralised
+	 * here, before the socket is released (icsk_pending cleared; the
+	 * timer finds nothing to do).
 	 */
 	if (unlikely(tcp_send_head(sk)) && toe_sk_offloaded(sk) && toe_sk(sk)) {
 		inet_csk_clear_xmit_timer(sk, ICSK_TIME_PROBE0);
@@ -1443,8 +1476,8 @@ static void toe_purge_tx(struct sock *sk)
  *
  * Context: process; socket locked; may sleep.
  * Return: 0; -EHOSTUNREACH (no route now), -ENODEV (no enabled toedev on
- * the route), -EAGAIN (urgent or out of order data, a writer waiting for
- * buffer space, or no memory for the copies: try later), -ENOSPC (table
+ * the route), -EAGAIN (urgent data pending either way, out of order
+ * data, or no memory for the copies: try later), -ENOSPC (table
  * full), -EOPNOTSUPP, or the engine's error. On error the socket is as
  * Linux TCP left it, its cached route looked up again if it was stale.
  * A socket whose file is being closed meanwhile is handed back before
@@ -1488,7 +1521,7 @@ int toe_sk_handover(struct sock *sk)
 	 */
 	err = -EAGAIN;
 	if (sk->sk_state != TCP_ESTABLISHED || tp->urg_data ||
-	    !RB_EMPTY_ROOT(&tp->out_of_order_queue))
+	    toe_urg_mode(tp) || !RB_EMPTY_ROOT(&tp->out_of_order_queue))
 		goto err_put;
 	err = -EOPNOTSUPP;
 	if (!toe_sk_sockopts_ok(sk) || !toe_sk_carriable(sk) ||
@@ -1917,6 +1950,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 
 	/* The engine's view becomes Linux TCP's. */
 	toe_count_progress(tp, hb.st.snd_una, hb.st.snd_nxt);
+	toe_snd_up_follow(tp, hb.st.snd_una);
 	WRITE_ONCE(tp->snd_una, hb.st.snd_una);
 	WRITE_ONCE(tp->snd_nxt, hb.st.snd_una);
 	WRITE_ONCE(tp->write_seq, hb.st.snd_una);
