@@ -1975,8 +1975,11 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	if (sock_flag(sk, SOCK_KEEPOPEN))
 		inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tp));
 	toe_policy_handed_back(sk, reason);
-	/* Tell the peer Linux's window now. */
-	__tcp_send_ack(sk, tp->rcv_nxt);
+	/* Tell the peer Linux's window now; not in answer to its RST,
+	 * which Linux TCP processes next and answers with nothing.
+	 */
+	if (reason != TOE_HB_RST)
+		__tcp_send_ack(sk, tp->rcv_nxt);
 
 	/* The FIN or RST the engine kept: Linux TCP processes it from the
 	 * backlog when the socket is released.
