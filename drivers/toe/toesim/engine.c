@@ -1208,8 +1208,23 @@ static void toesim_hold(struct toesim_conn *conn, struct sk_buff *skb)
 	__skb_queue_tail(&tcb->held, skb);
 }
 
+/* Answer a segment without payload that is not acceptable, as Linux TCP
+ * does (tcp_oow_rate_limited()): segments with payload always get their
+ * ACK, others at most one per tcp_invalid_ratelimit.
+ */
+static void toesim_oow_ack(struct toesim_conn *conn,
+			   const struct toesim_seg *seg, enum toesim_oow kind)
+{
+	if (!seg->len && !conn->hw->host_ops->oow_allowed(conn->host, kind))
+		return;
+	toesim_send_ack(conn);
+}
+
+/* RFC 5961 7: rate limited as Linux TCP's tcp_send_challenge_ack(). */
 static void toesim_challenge_ack(struct toesim_conn *conn)
 {
+	if (!conn->hw->host_ops->oow_allowed(conn->host, TOESIM_OOW_CHALLENGE))
+		return;
 	conn->tcb.stats.challenge_acks++;
 	atomic64_inc(&conn->hw->challenge_acks);
 	toesim_send_ack(conn);
@@ -1301,7 +1316,7 @@ static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 	    (s32)(seg.tsval - tcb->ts_recent) < 0) {
 		tcb->stats.paws_drops++;
 		atomic64_inc(&conn->hw->paws_drops);
-		toesim_send_ack(conn);
+		toesim_oow_ack(conn, &seg, TOESIM_OOW_PAWS);
 		kfree_skb(skb);
 		return;
 	}
@@ -1316,14 +1331,20 @@ static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 	if (!toesim_acceptable(tcb, &seg, wnd_edge)) {
 		tcb->stats.unacceptable++;
 		atomic64_inc(&conn->hw->unacceptable);
-		toesim_send_ack(conn);
+		toesim_oow_ack(conn, &seg, TOESIM_OOW_SEQ);
 		kfree_skb(skb);
 		return;
 	}
 
-	/* RFC 5961 5.2: ACKs of data we never sent, or far too old. */
-	if (after(seg.ack, tcb->snd_max) ||
-	    before(seg.ack, tcb->snd_una - max(tcb->snd_wnd, 65535U))) {
+	/* An ACK of data never sent: dropped, payload and all, without an
+	 * answer, as Linux TCP's tcp_ack() does (RFC 793 3.9).
+	 */
+	if (after(seg.ack, tcb->snd_max)) {
+		kfree_skb(skb);
+		return;
+	}
+	/* RFC 5961 5.2: an ACK far too old. */
+	if (before(seg.ack, tcb->snd_una - max(tcb->snd_wnd, 65535U))) {
 		toesim_challenge_ack(conn);
 		kfree_skb(skb);
 		return;

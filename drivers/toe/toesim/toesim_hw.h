@@ -118,6 +118,13 @@ enum toesim_remove_reason {
 	TOESIM_RM_TIMEOUT,
 };
 
+/* Answers the engine rate limits as Linux TCP does (RFC 5961 7). */
+enum toesim_oow {
+	TOESIM_OOW_SEQ,		/* an ACK to a segment outside the window */
+	TOESIM_OOW_PAWS,	/* an ACK to a segment PAWS rejected */
+	TOESIM_OOW_CHALLENGE,	/* a challenge ACK (RST, SYN, old ACK) */
+};
+
 /**
  * struct toesim_host_ops - the engine's calls into the host ("interrupts")
  * @deliver: in-order payload from @seq for the host; 0 if taken (the
@@ -133,6 +140,9 @@ enum toesim_remove_reason {
  *	each transmission round
  * @user_timeout: the connection's TCP_USER_TIMEOUT in milliseconds, 0 for
  *	none; read while probing a shut window
+ * @oow_allowed: may the engine send the answer @kind to a segment without
+ *	payload now? The host applies its rate limits and counts what it
+ *	suppresses
  *
  * Called from the engine thread, without engine locks held.
  */
@@ -145,6 +155,7 @@ struct toesim_host_ops {
 	u32	(*path_mss)(void *host);
 	void	(*timing)(void *host, const struct toe_tcp_timing *tm);
 	u32	(*user_timeout)(void *host);
+	bool	(*oow_allowed)(void *host, enum toesim_oow kind);
 };
 
 /**

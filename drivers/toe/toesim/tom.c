@@ -85,6 +85,68 @@ static u32 toesim_host_user_timeout(void *host)
 	return READ_ONCE(inet_csk(sk)->icsk_user_timeout);
 }
 
+/* Linux TCP's answer to segments that are not acceptable, and its challenge
+ * ACKs, are rate limited per connection (tcp_invalid_ratelimit, in the
+ * socket's last_oow_ack_time, unused by Linux TCP while the socket is
+ * offloaded) and challenge ACKs per netns too (tcp_challenge_ack_limit,
+ * off by default): the same limits, state and counters for the engine's.
+ * Lockless, as in Linux TCP; the engine thread is the only writer of the
+ * socket's field meanwhile.
+ */
+static bool toesim_oow_limited(struct sock *sk, int mib)
+{
+	struct net *net = sock_net(sk);
+	u32 *last = &tcp_sk(sk)->last_oow_ack_time;
+	u32 then = READ_ONCE(*last);
+	s32 elapsed = (s32)(tcp_jiffies32 - then);
+
+	if (then && elapsed >= 0 &&
+	    elapsed < READ_ONCE(net->ipv4.sysctl_tcp_invalid_ratelimit)) {
+		NET_INC_STATS(net, mib);
+		return true;
+	}
+	WRITE_ONCE(*last, tcp_jiffies32);
+	return false;
+}
+
+static bool toesim_challenge_allowed(struct net *net)
+{
+	u32 limit = READ_ONCE(net->ipv4.sysctl_tcp_challenge_ack_limit);
+	u32 now = jiffies / HZ, count;
+
+	if (limit == INT_MAX)
+		return true;
+	if (now != READ_ONCE(net->ipv4.tcp_challenge_timestamp)) {
+		WRITE_ONCE(net->ipv4.tcp_challenge_timestamp, now);
+		WRITE_ONCE(net->ipv4.tcp_challenge_count,
+			   (limit + 1) / 2 + prandom_u32_max(limit));
+	}
+	count = READ_ONCE(net->ipv4.tcp_challenge_count);
+	if (!count)
+		return false;
+	WRITE_ONCE(net->ipv4.tcp_challenge_count, count - 1);
+	return true;
+}
+
+static bool toesim_host_oow_allowed(void *host, enum toesim_oow kind)
+{
+	struct sock *sk = host;
+
+	switch (kind) {
+	case TOESIM_OOW_SEQ:
+		return !toesim_oow_limited(sk, LINUX_MIB_TCPACKSKIPPEDSEQ);
+	case TOESIM_OOW_PAWS:
+		return !toesim_oow_limited(sk, LINUX_MIB_TCPACKSKIPPEDPAWS);
+	case TOESIM_OOW_CHALLENGE:
+		if (toesim_oow_limited(sk, LINUX_MIB_TCPACKSKIPPEDCHALLENGE) ||
+		    !toesim_challenge_allowed(sock_net(sk)))
+			return false;
+		NET_INC_STATS(sock_net(sk), LINUX_MIB_TCPCHALLENGEACK);
+		return true;
+	}
+	return false;
+}
+
 static const struct toesim_host_ops toesim_host_ops = {
 	.deliver	= toesim_host_deliver,
 	.rcv_space	= toesim_host_rcv_space,
@@ -93,6 +155,7 @@ static const struct toesim_host_ops toesim_host_ops = {
 	.path_mss	= toesim_host_path_mss,
 	.timing		= toesim_host_timing,
 	.user_timeout	= toesim_host_user_timeout,
+	.oow_allowed	= toesim_host_oow_allowed,
 };
 
 /* ---- toedev_ops ---------------------------------------------------------- */
