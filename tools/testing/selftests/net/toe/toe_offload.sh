@@ -584,7 +584,8 @@ except socket.timeout:
 print(got, h.hexdigest())
 '
 # The peers below: accept(port[, rcvbuf]) listens, says so, and returns
-# the one connection.
+# the one connection; read_all(c) reads it to the end and prints how many
+# bytes came and their SHA-256.
 PEER_SETUP='
 import hashlib, os, socket, sys, time
 
@@ -597,6 +598,17 @@ def accept(port, rcvbuf=0):
     ls.listen(1)
     print("listening", flush=True)
     return ls.accept()[0]
+
+def read_all(c):
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = c.recv(1 << 16)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    print(n, h.hexdigest(), flush=True)
+    c.close()
 '
 KCM_PEER=$PEER_SETUP'
 c = accept(int(sys.argv[1]))
@@ -751,15 +763,7 @@ BLOCKED_PEER=$PEER_SETUP'
 c = accept(int(sys.argv[1]), 65536)
 while not os.path.exists(sys.argv[2]):
     time.sleep(0.05)
-h, n = hashlib.sha256(), 0
-while True:
-    b = c.recv(1 << 16)
-    if not b:
-        break
-    h.update(b)
-    n += len(b)
-print(n, h.hexdigest(), flush=True)
-c.close()
+read_all(c)
 '
 hb0=$(toe_dev_stat "$H" handovers)
 ip netns exec "$P" timeout 120 python3 -c "$BLOCKED_PEER" 5042 "$TMP/blocked.go" \
@@ -809,16 +813,7 @@ c.recv(1)
 print(3 * N, h.hexdigest())
 '
 AFTER_HB_PEER=$PEER_SETUP'
-c = accept(int(sys.argv[1]))
-h, n = hashlib.sha256(), 0
-while True:
-    b = c.recv(1 << 16)
-    if not b:
-        break
-    h.update(b)
-    n += len(b)
-print(n, h.hexdigest(), flush=True)
-c.close()
+read_all(accept(int(sys.argv[1])))
 '
 ip netns exec "$P" timeout 120 python3 -c "$AFTER_HB_PEER" 5044 > "$TMP/afterhb.s" 2>&1 &
 afterhbpeer=$!
