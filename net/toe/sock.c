@@ -210,8 +210,9 @@ static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 
 	if (seq != tp->rcv_nxt)
 		return -EINVAL;
-	if (atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf) ||
-	    !sk_rmem_schedule(sk, skb, skb->truesize)) {
+	/* Scheduled first: payload taken by force is charged too. */
+	if (!sk_rmem_schedule(sk, skb, skb->truesize) ||
+	    atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf)) {
 		if (!force) {
 			NET_INC_STATS(sock_net(sk), LINUX_MIB_TCPRCVQDROP);
 			return -ENOBUFS;
