@@ -825,6 +825,8 @@ for ((i = 0; i < 300; i++)); do
 	[ -e "$TMP/afterhb.half" ] && break
 	sleep 0.1
 done
+[ -e "$TMP/afterhb.half" ] && [ "$(cat "/sys/class/toe/$TOE/conns")" -eq 1 ]
+check_err $? "the writer's connection is not offloaded before the handback"
 echo 1 > "$DBG/force_handback"
 for ((i = 0; i < 100; i++)); do
 	[ "$(cat "/sys/class/toe/$TOE/conns")" -eq 0 ] && break

@@ -183,10 +183,11 @@ class Peer:
 
 
 # Each step: (name, function of the peer that sends and returns the
-# replies). Steps are 0.7 s apart at least: Linux TCP answers at most one
+# replies). Steps are 1.5 s apart at least: Linux TCP answers at most one
 # out-of-window segment without payload, and one challenge ACK, per
-# tcp_invalid_ratelimit (500 ms) on a connection.
-WAIT = 0.7
+# tcp_invalid_ratelimit (500 ms) on a connection, and a slow guest must
+# not bring two answers of either carrier within it.
+WAIT = 1.5
 
 
 def data(p, payload):
