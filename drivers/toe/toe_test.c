@@ -216,6 +216,11 @@ static struct toedev *tt_alloc(const struct toedev_ops *ops)
 	spin_lock_init(&p->lock);
 	tdev->supported = TOE_FAMILY_ALL;
 	tdev->families = TOE_FAMILY_ALL;
+	/* Every TCP extension: the handover reaches connect(), which
+	 * records it and refuses.
+	 */
+	tdev->features = TOE_F_TIMESTAMPS | TOE_F_SACK | TOE_F_WSCALE |
+			 TOE_F_ECN;
 	tdev->conn_limit = 8;
 	return tdev;
 }

@@ -95,6 +95,8 @@ enum toe_port_change {
  *	probes; Linux TCP's timers go on and decide when to give up
  * @TOE_HB_ROUTE: the connection's route changed to one the engine does not
  *	carry: another port, another next hop, or an xfrm transformation
+ * @TOE_HB_FEATURE: the driver withdrew a TCP feature (&toedev.features)
+ *	the connection uses
  * @TOE_HB_MAX: number of reasons
  */
 enum toe_handback_reason {
@@ -111,6 +113,7 @@ enum toe_handback_reason {
 	TOE_HB_NETFILTER,
 	TOE_HB_TIMEOUT,
 	TOE_HB_ROUTE,
+	TOE_HB_FEATURE,
 	TOE_HB_MAX,
 };
 
@@ -367,6 +370,9 @@ struct toedev_ops {
  *	the device's @ulp_access
  * @TOEDEV_STAT_REROUTED: connections handed back because their route
  *	changed to one the engine does not carry (%TOE_HB_ROUTE)
+ * @TOEDEV_STAT_FEATURE_REFUSED: handovers refused, and connections handed
+ *	back (%TOE_HB_FEATURE), because the connection uses a TCP feature
+ *	the engine does not provide (&toedev.features)
  * @TOEDEV_STAT_MAX: number of counters
  */
 enum toedev_stat {
@@ -385,6 +391,7 @@ enum toedev_stat {
 	TOEDEV_STAT_NF_REFUSED,
 	TOEDEV_STAT_ULP_DENIED,
 	TOEDEV_STAT_REROUTED,
+	TOEDEV_STAT_FEATURE_REFUSED,
 	TOEDEV_STAT_MAX,
 };
 
@@ -410,6 +417,26 @@ struct toedev_stats {
  * back (reason %TOE_HB_NETFILTER), within a second.
  */
 #define TOE_F_NETFILTER		BIT(0)
+
+/*
+ * What the handshake negotiated, which an engine carries or not. Without
+ * the feature, a connection that negotiated it is not handed over: it
+ * would not behave as the peer was promised.
+ *
+ * TOE_F_TIMESTAMPS: RFC 7323 timestamps: the option on every segment,
+ * PAWS, RTT samples from echoed values.
+ * TOE_F_SACK: RFC 2018 selective acknowledgments, both ways (SACK blocks
+ * for out-of-order data received, retransmission guided by the peer's).
+ * TOE_F_WSCALE: RFC 7323 window scaling, both ways.
+ * TOE_F_ECN: RFC 3168 explicit congestion notification: ECT on data
+ * segments, ECE echoed for CE received, CWR sent, the window reduced on
+ * ECE.
+ */
+#define TOE_F_TIMESTAMPS	BIT(1)
+#define TOE_F_SACK		BIT(2)
+#define TOE_F_WSCALE		BIT(3)
+#define TOE_F_ECN		BIT(4)
+#define TOE_F_ALL		GENMASK(4, 0)
 
 /**
  * enum toe_ulp_access - who may ask for offload with TCP_ULP "toe"
@@ -446,8 +473,9 @@ enum toe_ulp_access {
  *	READ_ONCE() for readers
  * @supported: TOE_FAMILY_* the driver supports; set before registration
  * @features: TOE_F_* the engine provides; set by the driver before
- *	registration, READ_ONCE() for readers. A driver may clear one later:
- *	the connections that need it go back to Linux TCP within a second
+ *	registration, READ_ONCE() for readers. A driver may clear one later
+ *	(WRITE_ONCE()): the connections that need it go back to Linux TCP
+ *	within a second
  * @conn_limit: connection table size (the most connections the engine
  *	takes); set by the driver; READ_ONCE() for readers
  * @auto_offload: offload established connections without the application

@@ -206,8 +206,8 @@ void toe_notify(unsigned long event, struct toedev *tdev)
  *
  * Context: process; may sleep; takes RTNL and toe_mutex.
  * Return: 0; -EINVAL for a device not freshly allocated, a missing
- * required op, a bad name or supported families; -EEXIST for a name in
- * use; or the error of device_add().
+ * required op, a bad name, supported families or features; -EEXIST for a
+ * name in use; or the error of device_add().
  */
 int register_toedev(struct toedev *tdev)
 {
@@ -229,6 +229,12 @@ int register_toedev(struct toedev *tdev)
 	if (!tdev->supported || tdev->supported & ~TOE_FAMILY_ALL) {
 		pr_err("%s: bad supported families %#x\n", tdev->name,
 		       tdev->supported);
+		err = -EINVAL;
+		goto out_unlock;
+	}
+	if (tdev->features & ~TOE_F_ALL) {
+		pr_err("%s: unknown features %#x\n", tdev->name,
+		       tdev->features);
 		err = -EINVAL;
 		goto out_unlock;
 	}

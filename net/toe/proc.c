@@ -36,7 +36,7 @@ static int toe_devices_show(struct seq_file *seq, void *v)
 	struct toedev *tdev;
 	bool any;
 
-	seq_puts(seq, "name driver ports state families conns limit neigh_updates redirects port_changes tap_tx tap_rx handovers handbacks auto_offloads auto_refused table_full low_rate handback_errors nf_refused ulp_denied rerouted\n");
+	seq_puts(seq, "name driver ports state families conns limit neigh_updates redirects port_changes tap_tx tap_rx handovers handbacks auto_offloads auto_refused table_full low_rate handback_errors nf_refused ulp_denied rerouted feature_refused\n");
 	mutex_lock(&toe_mutex);
 	list_for_each_entry(tdev, &toedev_list, list) {
 		any = false;
@@ -64,7 +64,7 @@ static int toe_devices_show(struct seq_file *seq, void *v)
 			   st[TOEDEV_STAT_REDIRECTS],
 			   st[TOEDEV_STAT_PORT_CHANGES],
 			   st[TOEDEV_STAT_TAP_TX], st[TOEDEV_STAT_TAP_RX]);
-		seq_printf(seq, " %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu\n",
+		seq_printf(seq, " %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu\n",
 			   st[TOEDEV_STAT_HANDOVERS], st[TOEDEV_STAT_HANDBACKS],
 			   st[TOEDEV_STAT_AUTO_OFFLOADS],
 			   st[TOEDEV_STAT_AUTO_REFUSED],
@@ -73,7 +73,8 @@ static int toe_devices_show(struct seq_file *seq, void *v)
 			   st[TOEDEV_STAT_HANDBACK_ERRORS],
 			   st[TOEDEV_STAT_NF_REFUSED],
 			   st[TOEDEV_STAT_ULP_DENIED],
-			   st[TOEDEV_STAT_REROUTED]);
+			   st[TOEDEV_STAT_REROUTED],
+			   st[TOEDEV_STAT_FEATURE_REFUSED]);
 	}
 	mutex_unlock(&toe_mutex);
 	return 0;

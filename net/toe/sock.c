@@ -79,6 +79,7 @@ static const char * const toe_hb_names[TOE_HB_MAX] = {
 	[TOE_HB_NETFILTER]	= "netfilter",
 	[TOE_HB_TIMEOUT]	= "timeout",
 	[TOE_HB_ROUTE]		= "route",
+	[TOE_HB_FEATURE]	= "feature",
 };
 
 const char *toe_hb_name(enum toe_handback_reason reason)
@@ -1306,6 +1307,30 @@ bool toe_sk_filtered(const struct sock *sk, const struct toedev *tdev)
 			     BIT(NF_INET_LOCAL_OUT) | BIT(NF_INET_POST_ROUTING));
 }
 
+/**
+ * toe_sk_lacks() - what @sk negotiated that @tdev does not carry
+ * @sk: an established socket
+ * @tdev: the device it is or would be offloaded to
+ *
+ * Context: any; what it reads of @sk was settled by the handshake.
+ * Return: the TOE_F_* features @sk uses and @tdev lacks, 0 if none.
+ */
+u32 toe_sk_lacks(const struct sock *sk, const struct toedev *tdev)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	u32 used = 0;
+
+	if (tp->rx_opt.tstamp_ok)
+		used |= TOE_F_TIMESTAMPS;
+	if (tcp_is_sack(tp))
+		used |= TOE_F_SACK;
+	if (tp->rx_opt.wscale_ok)
+		used |= TOE_F_WSCALE;
+	if (READ_ONCE(tp->ecn_flags) & TCP_ECN_OK)
+		used |= TOE_F_ECN;
+	return used & ~READ_ONCE(tdev->features);
+}
+
 /* Is @tdev enabled, registered and bound to the port of @sk's route, and
  * is that port up? Stable while toe_handover_sem is held.
  */
@@ -1530,6 +1555,10 @@ int toe_sk_handover(struct sock *sk)
 		goto err_put;
 	if (toe_sk_filtered(sk, tdev)) {
 		toedev_stat_inc(tdev, TOEDEV_STAT_NF_REFUSED);
+		goto err_put;
+	}
+	if (toe_sk_lacks(sk, tdev)) {
+		toedev_stat_inc(tdev, TOEDEV_STAT_FEATURE_REFUSED);
 		goto err_put;
 	}
 

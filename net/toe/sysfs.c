@@ -6,6 +6,8 @@
  *                 connection back and calls close()
  *   families  rw  "ipv4", "ipv6", "ipv4 ipv6" or "none"
  *   supported ro  families the driver supports
+ *   features  ro  what the engine carries (TOE_F_*): "netfilter",
+ *                 "timestamps", "sack", "wscale", "ecn", or "none"
  *   driver    ro  the driver's module name
  *   ports     ro  bound net_devices
  *   state     ro  up, down, unregistering
@@ -97,6 +99,27 @@ static ssize_t supported_show(struct device *d, struct device_attribute *attr,
 	return toe_families_emit(buf, to_toedev(d)->supported);
 }
 static DEVICE_ATTR_RO(supported);
+
+static const char * const toe_feature_names[] = {
+	"netfilter", "timestamps", "sack", "wscale", "ecn",
+};
+
+static_assert(BIT(ARRAY_SIZE(toe_feature_names)) == TOE_F_ALL + 1);
+
+static ssize_t features_show(struct device *d, struct device_attribute *attr,
+			     char *buf)
+{
+	u32 f = READ_ONCE(to_toedev(d)->features);
+	ssize_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(toe_feature_names); i++)
+		if (f & BIT(i))
+			n += sysfs_emit_at(buf, n, "%s%s", n ? " " : "",
+					   toe_feature_names[i]);
+	return n + sysfs_emit_at(buf, n, "%s\n", n ? "" : "none");
+}
+static DEVICE_ATTR_RO(features);
 
 static ssize_t driver_show(struct device *d, struct device_attribute *attr,
 			   char *buf)
@@ -270,6 +293,7 @@ static struct attribute *toedev_attrs[] = {
 	&dev_attr_enabled.attr,
 	&dev_attr_families.attr,
 	&dev_attr_supported.attr,
+	&dev_attr_features.attr,
 	&dev_attr_driver.attr,
 	&dev_attr_ports.attr,
 	&dev_attr_state.attr,

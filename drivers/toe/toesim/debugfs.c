@@ -47,6 +47,12 @@
  *                              the device drops TOE_F_NETFILTER, so the
  *                              core refuses filtered connections); 1, the
  *                              default: run them
+ *     tcp_features MASK        the TCP extensions the device claims
+ *                              (TOE_F_TIMESTAMPS, _SACK, _WSCALE, as in
+ *                              include/net/toe.h): be silicon without
+ *                              some; -EINVAL for one the engine lacks.
+ *                              Connections that use one withdrawn go
+ *                              back at the core's next scan
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -55,6 +61,7 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
+#include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
 #include <net/toe.h>
@@ -64,6 +71,17 @@
 
 /* The debugfs root; set at module load, removed at unload. */
 static struct dentry *toesim_ddir;
+
+/* Serialises the knobs that change a device's features. */
+static DEFINE_MUTEX(toesim_features_lock);
+
+static void toesim_features_set(struct toesim_dev *sd, u32 set, u32 clear)
+{
+	u32 f = READ_ONCE(sd->tdev->features);
+
+	lockdep_assert_held(&toesim_features_lock);
+	WRITE_ONCE(sd->tdev->features, (f | set) & ~clear);
+}
 
 static int toesim_counter_get(void *data, u64 *val)
 {
@@ -218,19 +236,44 @@ static int toesim_netfilter_set(void *data, u64 val)
 	 * the strength of hooks the engine skips. Connections carried
 	 * meanwhile go back at the policy's next scan.
 	 */
+	mutex_lock(&toesim_features_lock);
 	if (val) {
 		WRITE_ONCE(sd->hw->netfilter, true);
-		WRITE_ONCE(sd->tdev->features,
-			   READ_ONCE(sd->tdev->features) | TOE_F_NETFILTER);
+		toesim_features_set(sd, TOE_F_NETFILTER, 0);
 	} else {
-		WRITE_ONCE(sd->tdev->features,
-			   READ_ONCE(sd->tdev->features) & ~TOE_F_NETFILTER);
+		toesim_features_set(sd, 0, TOE_F_NETFILTER);
 		WRITE_ONCE(sd->hw->netfilter, false);
 	}
+	mutex_unlock(&toesim_features_lock);
 	return 0;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(toesim_netfilter_fops, toesim_netfilter_get,
 			 toesim_netfilter_set, "%llu\n");
+
+static int toesim_tcp_features_get(void *data, u64 *val)
+{
+	struct toesim_dev *sd = data;
+
+	*val = READ_ONCE(sd->tdev->features) & TOESIM_TCP_FEATURES;
+	return 0;
+}
+
+/* The engine goes on carrying every extension; the core stops handing
+ * it connections that use one the device no longer claims.
+ */
+static int toesim_tcp_features_set(void *data, u64 val)
+{
+	struct toesim_dev *sd = data;
+
+	if (val & ~(u64)TOESIM_TCP_FEATURES)
+		return -EINVAL;
+	mutex_lock(&toesim_features_lock);
+	toesim_features_set(sd, val, TOESIM_TCP_FEATURES & ~val);
+	mutex_unlock(&toesim_features_lock);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(toesim_tcp_features_fops, toesim_tcp_features_get,
+			 toesim_tcp_features_set, "%#llx\n");
 
 static int toesim_handback_port_set(void *data, u64 val)
 {
@@ -403,6 +446,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &toesim_port_bound_fops);
 	debugfs_create_file_unsafe("netfilter", 0600, sd->ddir, sd,
 				   &toesim_netfilter_fops);
+	debugfs_create_file_unsafe("tcp_features", 0600, sd->ddir, sd,
+				   &toesim_tcp_features_fops);
 }
 
 /**

@@ -11,7 +11,7 @@
  * engine's calls back (payload, send progress, timing, requests for a
  * handback) arrive through toesim_host_ops. Stack events are counted per
  * instance, and the device declares TOE_F_NETFILTER (the engine runs the
- * host's netfilter hooks).
+ * host's netfilter hooks) and the TCP extensions the engine carries.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -439,7 +439,7 @@ struct toedev *toesim_tom_create(struct device *parent, unsigned int id,
 	sd->id = id;
 	sd->port = port;
 	tdev->supported = TOE_FAMILY_ALL;
-	tdev->features = TOE_F_NETFILTER;
+	tdev->features = TOE_F_NETFILTER | TOESIM_TCP_FEATURES;
 	tdev->families = TOE_FAMILY_ALL;
 	tdev->conn_limit = table_size;
 	tdev->dev.parent = parent;

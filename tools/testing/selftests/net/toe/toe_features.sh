@@ -1,0 +1,177 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The TCP extensions a handshake negotiated and an engine carries. The
+# device declares what it carries (/sys/class/toe/<dev>/features); a
+# connection that negotiated something else must not be offloaded, since
+# the peer would see it change behaviour: TCP_ULP "toe" fails with
+# EOPNOTSUPP, feature_refused counts it, and the connection goes on in
+# software, every byte intact. ECN, which toesim does not carry, with the
+# offloading side asking for it; timestamps, SACK and window scaling with
+# toesim playing silicon without each (debugfs tcp_features), and as the
+# control the same connection with the extension off at the client,
+# offloaded and intact. A device that withdraws an extension hands back
+# the connections that use it within a second (reason feature).
+
+source "$(dirname "$0")/lib.sh"
+
+toe_sim_prereq ip python3 nsenter sysctl
+
+XFER=$(dirname "$0")/toe_xfer.py
+H=toe-feat-h-$$
+P=toe-feat-p-$$
+TOE_DIAG_NS="$H $P"
+DBG=/sys/kernel/debug/toesim/0
+TMP=$(mktemp -d)
+defer rm -rf "$TMP"
+
+[ -d /sys/kernel/debug/toesim ] || mountpoint -q /sys/kernel/debug ||
+	mount -t debugfs none /sys/kernel/debug 2> /dev/null
+
+toe_load toe toesim || fail "cannot load toe, toesim"
+defer toe_unload toesim toe
+
+toe_pair "$H" "$P" 10.77.0 2001:db8:77 ||
+	fail "cannot create the namespaces and veth pair"
+toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
+[ -w "$DBG/tcp_features" ] || fail "no toesim tcp_features knob under $DBG"
+
+# As include/net/toe.h numbers them.
+F_TIMESTAMPS=0x2
+F_SACK=0x4
+F_WSCALE=0x8
+ALL=$((F_TIMESTAMPS | F_SACK | F_WSCALE))
+
+stat() {
+	toe_dev_stat "$H" "$1"
+}
+
+conns() {
+	cat "/sys/class/toe/$TOE/conns"
+}
+
+# wait_conns N [SECS]: up to SECS (5) s for the engine to carry N
+# connections.
+wait_conns() {
+	local i
+
+	for ((i = 0; i < ${2:-5} * 10; i++)); do
+		[ "$(conns)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+hsysctl() {
+	ip netns exec "$H" sysctl -qw "$@"
+}
+
+# xfer NAME ADDR PORT BYTES [client options]: both ways, the host's side
+# the client; in the background ($server, $client), the server at $RATE
+# bytes/s if set. finish NAME BYTES waits and compares.
+xfer() {
+	local name=$1 addr=$2 port=$3 bytes=$4 six=
+
+	shift 4
+	case $addr in *:*) six=--v6 ;; esac
+	timeout 120 ip netns exec "$P" python3 "$XFER" server "$port" $six \
+		--send "$bytes" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
+	server=$!
+	toe_wait_listen "$P" "$port" || return 1
+	timeout 120 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
+		--send "$bytes" "$@" > "$TMP/$name.c" 2>&1 &
+	client=$!
+}
+
+finish() {
+	wait "$client" && wait "$server" &&
+		toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$2"
+}
+
+# expect NAME ADDR PORT ULP REFUSED: a 1 MB transfer each way asking for
+# the engine; TCP_ULP gives ULP (ok, ENOTSUP), feature_refused grows by
+# REFUSED, and the bytes arrive intact either way.
+expect() {
+	local name=$1 addr=$2 port=$3 want=$4 refused=$5 r0 h0 ulp
+
+	r0=$(stat feature_refused)
+	h0=$(stat handovers)
+	xfer "$name" "$addr" "$port" $((1 << 20)) --ulp
+	finish "$name" $((1 << 20))
+	check_err $? "$addr: $name: the transfer did not arrive intact"
+	ulp=$(toe_xfer_ulp "$TMP/$name.c")
+	[ "$ulp" = "$want" ]
+	check_err $? "$addr: $name: TCP_ULP toe gave $ulp, not $want"
+	[ "$(stat feature_refused)" = $((r0 + refused)) ]
+	check_err $? "$addr: $name: feature_refused $(stat feature_refused), was $r0"
+	[ "$(stat handovers)" = $((h0 + 1 - refused)) ]
+	check_err $? "$addr: $name: handovers $(stat handovers), was $h0"
+}
+
+features=$(cat "/sys/class/toe/$TOE/features")
+[ "$features" = "netfilter timestamps sack wscale" ]
+check_err $? "features: '$features'"
+[ "$(cat "$DBG/tcp_features")" = "$(printf '%#x' $ALL)" ]
+check_err $? "tcp_features: $(cat "$DBG/tcp_features")"
+err=$(toe_write "$DBG/tcp_features" 0x10)
+[ "$err" = EINVAL ]
+check_err $? "tcp_features 0x10 (ECN, which the engine does not carry): $err"
+log_test "the device declares what toesim carries, and no more"
+
+# --- ECN: the peer accepts it (tcp_ecn 2, the default), the host asks -----------
+
+port=5500
+for addr in 10.77.0.2 2001:db8:77::2; do
+	hsysctl net.ipv4.tcp_ecn=1
+	expect "ecn$port" "$addr" $port ENOTSUP 1
+	hsysctl net.ipv4.tcp_ecn=0
+	expect "noecn$port" "$addr" $((port + 1)) ok 0
+	port=$((port + 2))
+done
+hsysctl net.ipv4.tcp_ecn=2
+log_test "ECN negotiated: not offloaded, counted, intact; without: offloaded"
+
+# --- silicon without one of the others --------------------------------------------
+
+for f in timestamps:$F_TIMESTAMPS:tcp_timestamps sack:$F_SACK:tcp_sack \
+	 wscale:$F_WSCALE:tcp_window_scaling; do
+	IFS=: read -r name bit knob <<< "$f"
+	echo $((ALL & ~bit)) > "$DBG/tcp_features"
+	for addr in 10.77.0.2 2001:db8:77::2; do
+		expect "$name$port" "$addr" $port ENOTSUP 1
+		hsysctl "net.ipv4.$knob=0"
+		expect "no$name$port" "$addr" $((port + 1)) ok 0
+		hsysctl "net.ipv4.$knob=1"
+		port=$((port + 2))
+	done
+	echo $ALL > "$DBG/tcp_features"
+	log_test "engine without $name: refused where negotiated, offloaded where not"
+done
+
+# --- withdrawn while offloaded ---------------------------------------------------
+
+for addr in 10.77.0.2 2001:db8:77::2; do
+	r0=$(stat feature_refused)
+	hb0=$(stat handbacks)
+	# 8 s each way at 512 KB/s (times TOE_SLOW): no FIN hands it back
+	# before the feature goes, nor within the 3 s the scan has.
+	RATE=$((512 << 10)) xfer "gone$port" "$addr" $port $((TOE_SLOW << 22)) \
+		--ulp --rate $((512 << 10))
+	wait_conns 1
+	check_err $? "$addr: not offloaded: $(conns)"
+	echo $((ALL & ~F_TIMESTAMPS)) > "$DBG/tcp_features"
+	wait_conns 0 3
+	check_err $? "$addr: still offloaded 3 s after timestamps went: $(conns)"
+	echo $ALL > "$DBG/tcp_features"
+	finish "gone$port" $((TOE_SLOW << 22))
+	check_err $? "$addr: the transfer did not arrive intact"
+	# A scan during the handback's drain may count it again.
+	[ "$(toe_xfer_ulp "$TMP/gone$port.c")" = ok ] &&
+		[ "$(stat feature_refused)" = $((r0 + 1)) ] &&
+		[ "$(stat handbacks)" = $((hb0 + 1)) ]
+	check_err $? "$addr: ulp $(toe_xfer_ulp "$TMP/gone$port.c"), feature_refused $(stat feature_refused) (was $r0), handbacks $(stat handbacks) (was $hb0)"
+	port=$((port + 1))
+done
+log_test "a withdrawn feature hands its connections back, counted, intact"
+
+exit "$EXIT_STATUS"
