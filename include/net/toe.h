@@ -134,6 +134,13 @@ enum toe_handback_reason {
  * @ts_recent: last timestamp value received from the peer
  * @tsoffset: offset added to the local clock for TSval
  * @srtt_us: smoothed RTT in microseconds, 0 if unknown
+ * @tos: the IPv4 TOS or IPv6 traffic class of Linux TCP's segments (ECN
+ *	bits clear); handover only
+ * @ttl: their IPv4 TTL or IPv6 hop limit; handover only
+ * @mark: sk_mark, for the engine's frames (skb->mark: policy routing,
+ *	netfilter); handover only
+ * @priority: sk_priority, for the engine's frames (skb->priority: the
+ *	qdisc's class); handover only
  *
  * The sequence numbers obey snd_una <= snd_nxt <= write_seq and
  * copied_seq <= rcv_nxt (mod 2^32).
@@ -154,6 +161,10 @@ struct toe_tcp_state {
 	u32 ts_recent;
 	u32 tsoffset;
 	u32 srtt_us;
+	u8 tos;
+	u8 ttl;
+	u32 mark;
+	u32 priority;
 };
 
 /**

@@ -29,6 +29,7 @@
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 #include <net/inet_connection_sock.h>
+#include <net/inet_ecn.h>
 #include <net/ip6_route.h>
 #include <net/ipv6.h>
 #include <net/route.h>
@@ -691,6 +692,16 @@ static bool toe_sk_sockopts_ok(const struct sock *sk)
 	       !sock_flag(sk, SOCK_ZEROCOPY) && !sock_flag(sk, SOCK_KEEPOPEN);
 }
 
+/* SO_MARK and SO_PRIORITY do not reach the proto either: the engine marks
+ * its frames as they were at the handover, until the next send hands the
+ * socket back to Linux TCP, which marks them as they are.
+ */
+static bool toe_sk_meta_ok(const struct sock *sk, const struct toe_sock *ts)
+{
+	return READ_ONCE(sk->sk_mark) == ts->mark &&
+	       READ_ONCE(sk->sk_priority) == ts->priority;
+}
+
 static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
@@ -703,7 +714,8 @@ static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 	sock_owned_by_me(sk);
 	if (msg->msg_flags & MSG_OOB)
 		toe_sk_handback_locked(sk, TOE_HB_URGENT);
-	if (!toe_sk_sockopts_ok(sk))
+	if (!toe_sk_sockopts_ok(sk) ||
+	    (toe_sk_offloaded(sk) && !toe_sk_meta_ok(sk, toe_sk(sk))))
 		toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
 	if (toe_sk_offloaded(sk) && toe_adopt_tx(sk))
 		toe_sk_handback_locked(sk, TOE_HB_ERROR);
@@ -1349,6 +1361,38 @@ static bool toe_sk_on_tdev(struct sock *sk, struct toedev *tdev)
 	return ret;
 }
 
+/* The IP header fields and skb metadata of Linux TCP's segments, as
+ * ip_queue_xmit() and ip6_xmit() set them. Socket options that change
+ * the first two hand the socket back (SOL_IP, SOL_IPV6); SO_MARK and
+ * SO_PRIORITY at the next send (toe_sk_meta_ok()).
+ */
+static void toe_fill_ip(struct sock *sk, struct toe_tcp_state *st)
+{
+	struct dst_entry *dst = __sk_dst_get(sk);
+	const struct inet_sock *inet = inet_sk(sk);
+	int ttl;
+
+	st->mark = READ_ONCE(sk->sk_mark);
+	st->priority = READ_ONCE(sk->sk_priority);
+#if IS_ENABLED(CONFIG_IPV6)
+	if (toe_family_bit(sk) == TOE_FAMILY_IPV6) {
+		const struct ipv6_pinfo *np = inet6_sk(sk);
+
+		st->tos = np->tclass & ~INET_ECN_MASK;
+		ttl = np->hop_limit;
+		if (ttl < 0)
+			ttl = dst ? ip6_dst_hoplimit(dst) : 64;
+		st->ttl = ttl;
+		return;
+	}
+#endif
+	st->tos = inet->tos & ~INET_ECN_MASK;
+	ttl = inet->uc_ttl;
+	if (ttl < 0)
+		ttl = dst ? ip4_dst_hoplimit(dst) : 64;
+	st->ttl = ttl;
+}
+
 static void toe_fill_state(struct sock *sk, struct toe_tcp_state *st)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -1369,6 +1413,7 @@ static void toe_fill_state(struct sock *sk, struct toe_tcp_state *st)
 	st->ts_recent = tp->rx_opt.ts_recent;
 	st->tsoffset = tp->tsoffset;
 	st->srtt_us = tp->srtt_us >> 3;
+	toe_fill_ip(sk, st);
 }
 
 /* A copy of @src's payload, paged as toe_sendmsg_locked() builds it and
@@ -1583,6 +1628,8 @@ int toe_sk_handover(struct sock *sk)
 	ts->sk_backlog_rcv = sk->sk_backlog_rcv;
 	sk->sk_backlog_rcv = toe_backlog_rcv;
 	toe_fill_state(sk, &ho.st);
+	ts->mark = ho.st.mark;
+	ts->priority = ho.st.priority;
 	err = tdev->ops->connect(tdev, sk, &ho);
 	if (err) {
 		__skb_queue_purge(&ho.unacked);

@@ -50,6 +50,8 @@ enum {
  *	sk_callback_lock, read by toe_write_space() under RCU
  * @sk_backlog_rcv: the socket's backlog_rcv before the swap
  * @use_write_queue: SOCK_USE_WRITE_QUEUE was set before the swap
+ * @mark: sk_mark the engine was given at the handover; socket lock
+ * @priority: sk_priority likewise
  * @node: entry in @tdev->conns, under @tdev->conns_lock
  * @hb_work: runs a handback requested from atomic context
  * @tx_work: gives the engine bytes Linux TCP queued after the handover
@@ -92,6 +94,8 @@ struct toe_sock {
 	int			(*sk_backlog_rcv)(struct sock *sk,
 						  struct sk_buff *skb);
 	bool			use_write_queue;
+	u32			mark;
+	u32			priority;
 	struct list_head	node;
 	struct work_struct	hb_work;
 	struct work_struct	tx_work;

@@ -620,10 +620,10 @@ static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
 		struct ipv6hdr *ip6 = skb_push(skb, sizeof(*ip6));
 
 		skb_reset_network_header(skb);
-		ip6_flow_hdr(ip6, 0, 0);
+		ip6_flow_hdr(ip6, tcb->tos, 0);
 		ip6->payload_len = htons(tcphl + len);
 		ip6->nexthdr = IPPROTO_TCP;
-		ip6->hop_limit = 64;
+		ip6->hop_limit = tcb->ttl;
 		ip6->saddr = conn->tuple.saddr;
 		ip6->daddr = conn->tuple.daddr;
 		th->check = ~tcp_v6_check(tcphl + len, &ip6->saddr,
@@ -635,11 +635,11 @@ static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
 		skb_reset_network_header(skb);
 		iph->version = 4;
 		iph->ihl = 5;
-		iph->tos = 0;
+		iph->tos = tcb->tos;
 		iph->tot_len = htons(iphl + tcphl + len);
 		iph->id = 0;
 		iph->frag_off = htons(IP_DF);
-		iph->ttl = 64;
+		iph->ttl = tcb->ttl;
 		iph->protocol = IPPROTO_TCP;
 		iph->saddr = conn->tuple.saddr.s6_addr32[3];
 		iph->daddr = conn->tuple.daddr.s6_addr32[3];
@@ -647,6 +647,8 @@ static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
 		th->check = ~tcp_v4_check(tcphl + len, iph->saddr, iph->daddr, 0);
 		skb->protocol = htons(ETH_P_IP);
 	}
+	skb->mark = tcb->mark;
+	skb->priority = tcb->priority;
 	skb->ip_summed = CHECKSUM_PARTIAL;
 	skb->csum_start = skb_transport_header(skb) - skb->head;
 	skb->csum_offset = offsetof(struct tcphdr, check);
@@ -2065,6 +2067,10 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	tcb->sack_ok = st->sack_ok;
 	tcb->ts_recent = st->ts_recent;
 	tcb->tsoffset = st->tsoffset;
+	tcb->tos = st->tos;
+	tcb->ttl = st->ttl;
+	tcb->mark = st->mark;
+	tcb->priority = st->priority;
 	tcb->cwnd = 10 * tcb->mss;
 	tcb->ssthresh = U32_MAX;
 	tcb->rto_ms = TOESIM_RTO_INIT_MS;

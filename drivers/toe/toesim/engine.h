@@ -74,6 +74,10 @@ struct toesim_sack {
  * @rcv_adv: right edge of the window last advertised
  * @ts_recent: the peer's last TSval (PAWS)
  * @tsoffset: added to the local clock for TSval, as Linux TCP does
+ * @tos: IPv4 TOS or IPv6 traffic class of every segment
+ * @ttl: IPv4 TTL or IPv6 hop limit of every segment
+ * @mark: skb->mark of every frame
+ * @priority: skb->priority of every frame
  * @mss: send MSS, payload bytes
  * @snd_wscale: shift of the peer's window field
  * @rcv_wscale: shift of our window field
@@ -128,6 +132,10 @@ struct toesim_tcb {
 	u32			rcv_adv;
 	u32			ts_recent;
 	u32			tsoffset;
+	u32			mark;
+	u32			priority;
+	u8			tos;
+	u8			ttl;
 	u16			mss;
 	u8			snd_wscale;
 	u8			rcv_wscale;

@@ -10,6 +10,7 @@
 #                      [--hold SECS] [--late-shutdown] [--sendfile]
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
 #                      [--rate BYTES_PER_S] [--ulp-after BYTES] [--drain]
+#                      [--tos N] [--ttl N] [--mark N] [--priority N]
 #
 # --ulp asks for the "toe" ULP right after connect (the explicit offload);
 # the result is reported as "ulp": "ok" or the errno name. --notoe sets the
@@ -25,6 +26,8 @@
 # back comes after the engine carried all of it. --sendfile (server) writes
 # the bytes to a file first and sends them with sendfile(), as a web server
 # does: through the socket's sendpage path instead of sendmsg.
+# --tos, --ttl (IP_TOS/IP_TTL, IPV6_TCLASS/IPV6_UNICAST_HOPS), --mark and
+# --priority (SO_MARK, SO_PRIORITY) are set on the client before connect.
 
 import argparse
 import errno
@@ -40,6 +43,7 @@ import threading
 import time
 
 TCP_ULP = 31
+SO_MARK = 36
 CHUNK = 1 << 16
 
 
@@ -151,6 +155,10 @@ def main():
     ap.add_argument("--ulp-after", type=int, default=None)
     ap.add_argument("--drain", action="store_true")
     ap.add_argument("--sendfile", action="store_true")
+    ap.add_argument("--tos", type=int, default=None)
+    ap.add_argument("--ttl", type=int, default=None)
+    ap.add_argument("--mark", type=int, default=None)
+    ap.add_argument("--priority", type=int, default=None)
     a = ap.parse_args()
     out = {}
 
@@ -172,6 +180,18 @@ def main():
         s = socket.socket(fam, socket.SOCK_STREAM)
         if a.notoe:
             s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"notoe")
+        v6 = fam == socket.AF_INET6
+        if a.tos is not None:
+            s.setsockopt(socket.IPPROTO_IPV6 if v6 else socket.IPPROTO_IP,
+                         socket.IPV6_TCLASS if v6 else socket.IP_TOS, a.tos)
+        if a.ttl is not None:
+            s.setsockopt(socket.IPPROTO_IPV6 if v6 else socket.IPPROTO_IP,
+                         socket.IPV6_UNICAST_HOPS if v6 else socket.IP_TTL,
+                         a.ttl)
+        if a.mark is not None:
+            s.setsockopt(socket.SOL_SOCKET, SO_MARK, a.mark)
+        if a.priority is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, a.priority)
         s.connect((addr, port))
         if a.ulp:
             offload(s, out)
