@@ -14,6 +14,10 @@
  *  - toe_mutex (internal), which serialises registration, activation and
  *    binding, and protects the device list;
  *  - per-socket lock_sock() for connection operations.
+ * Never the other way: an op called with the socket locked must not take
+ * RTNL or wait for something that does. The core, under RTNL, hands
+ * connections back from its workqueue (toe_wq), where each handback
+ * takes its socket's lock alone.
  * Lookups on hot paths (net_device -> toedev) are RCU only.
  */
 #ifndef _NET_TOE_H

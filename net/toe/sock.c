@@ -20,6 +20,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bpf.h>
+#include <linux/delay.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/module.h>
@@ -2178,6 +2179,15 @@ void toe_sk_request_route_check(struct sock *sk)
 	toe_sock_queue(ts, &ts->route_work);
 }
 
+static void toe_sock_request_handback(struct toe_sock *ts,
+				      enum toe_handback_reason reason)
+{
+	if (test_and_set_bit(TOE_SK_HB_PENDING, &ts->flags))
+		return;
+	WRITE_ONCE(ts->hb_reason, reason);
+	toe_sock_queue(ts, &ts->hb_work);
+}
+
 /**
  * toe_sk_request_handback() - ask for an offloaded socket to be handed back
  * @sk: the socket
@@ -2192,10 +2202,8 @@ void toe_sk_request_handback(struct sock *sk, enum toe_handback_reason reason)
 {
 	struct toe_sock *ts = toe_sk(sk);
 
-	if (!ts || test_and_set_bit(TOE_SK_HB_PENDING, &ts->flags))
-		return;
-	WRITE_ONCE(ts->hb_reason, reason);
-	toe_sock_queue(ts, &ts->hb_work);
+	if (ts)
+		toe_sock_request_handback(ts, reason);
 }
 EXPORT_SYMBOL_NS_GPL(toe_sk_request_handback, TOE);
 
@@ -2218,19 +2226,55 @@ int toe_sk_handback(struct sock *sk, enum toe_handback_reason reason)
 }
 EXPORT_SYMBOL_NS_GPL(toe_sk_handback, TOE);
 
+/* How long toe_dev_handback_all() waits for the handbacks it queued: one
+ * drain (a few RTOs, 3 s for toesim), with room for a busy workqueue.
+ */
+#define TOE_HB_ALL_WAIT		(10 * HZ)
+
+static bool toe_dev_has_conns(struct toedev *tdev, struct net_device *port)
+{
+	struct toe_sock *it;
+	bool any = false;
+
+	spin_lock_bh(&tdev->conns_lock);
+	list_for_each_entry(it, &tdev->conns, node) {
+		if (!port || it->port == port) {
+			any = true;
+			break;
+		}
+	}
+	spin_unlock_bh(&tdev->conns_lock);
+	return any;
+}
+
 /**
  * toe_dev_handback_all() - hand back connections of a device
  * @tdev: the device
  * @port: only those on this port, or NULL for all
  * @reason: why (device down, unregistration, admin)
  *
+ * The handbacks run at once, from the workqueue (as many together as it
+ * runs, 256), each draining its connection on its own: the caller (under
+ * RTNL, for disable, unregister and a port going down) waits for a drain,
+ * not for one per connection. What is still offloaded after
+ * TOE_HB_ALL_WAIT is handed back here, one by one.
+ *
  * Context: process; may sleep; must not hold a socket lock.
  */
 void toe_dev_handback_all(struct toedev *tdev, struct net_device *port,
 			  enum toe_handback_reason reason)
 {
+	unsigned long until = jiffies + TOE_HB_ALL_WAIT;
 	struct toe_sock *ts, *it;
 	struct sock *sk;
+
+	spin_lock_bh(&tdev->conns_lock);
+	list_for_each_entry(it, &tdev->conns, node)
+		if (!port || it->port == port)
+			toe_sock_request_handback(it, reason);
+	spin_unlock_bh(&tdev->conns_lock);
+	while (toe_dev_has_conns(tdev, port) && time_before(jiffies, until))
+		msleep(20);
 
 	for (;;) {
 		ts = NULL;

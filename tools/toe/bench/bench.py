@@ -478,14 +478,16 @@ def scale_one(n, ulp, phases):
     ent["active"] = act
     ent["exchanges_per_s"] = summary(
         [r["exchanges"] / r["seconds"] if r else None for r in act])
-    # Admin handback of everything at once, timed.
+    # The administrator disables the device: every connection back at
+    # once (the core's toe_dev_handback_all(), under RTNL), timed.
     if ulp and ent["conns_engine"]:
         t = time.monotonic()
-        wr(f"{DBG}/force_handback", 1)
+        wr(f"/sys/class/toe/{TOE}/enabled", 0)
         while int(rd(f"/sys/class/toe/{TOE}/conns")) and \
                 time.monotonic() - t < 600:
             time.sleep(0.05)
         ent["admin_handback_s"] = time.monotonic() - t
+        wr(f"/sys/class/toe/{TOE}/enabled", 1)
         ent["conns_after_admin_handback"] = \
             int(rd(f"/sys/class/toe/{TOE}/conns"))
         ent["admin_handback_per_conn_us"] = \

@@ -6,11 +6,13 @@
 # the device's counters, who may ask for offload (ulp_access, as root and
 # as an unprivileged user), and connections handed back in the middle of a
 # transfer (administrator, route moved, port down, driver unload), each
-# arriving intact by SHA-256.
+# arriving intact by SHA-256. Disabling the device while its peers are
+# slow to acknowledge hands every connection back at once: the
+# administrator waits for one drain, not one per connection.
 
 source "$(dirname "$0")/lib.sh"
 
-toe_sim_prereq ip python3 nsenter setpriv unshare
+toe_sim_prereq ip python3 nsenter setpriv unshare tc
 
 XFER=$(dirname "$0")/toe_xfer.py
 H=toe-pol-h-$$
@@ -32,13 +34,14 @@ stat() {
 	toe_dev_stat "$H" "$1"
 }
 
-# xfer NAME PORT CLIENT_BYTES SERVER_BYTES [client options]
+# xfer NAME PORT CLIENT_BYTES SERVER_BYTES [client options]; the server
+# at $RATE bytes/s if set, with $SERVER_OPTS.
 xfer() {
 	local name=$1 port=$2 cb=$3 sb=$4
 
 	shift 4
 	timeout 300 ip netns exec "$P" python3 "$XFER" server "$port" \
-		--send "$sb" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
+		--send "$sb" ${RATE:+--rate "$RATE"} $SERVER_OPTS > "$TMP/$name.s" 2>&1 &
 	server=$!
 	toe_wait_listen "$P" "$port" || return 1
 	toe_bounded 200 ip netns exec "$H" python3 "$XFER" client 10.74.0.2 "$port" \
@@ -261,6 +264,50 @@ check_err $? "bytes differ after a port down/up"
 [ "$(stat handbacks)" -gt "$b0" ]
 check_err $? "no handback counted on port down"
 log_test "handback on port down in mid-transfer: nothing lost"
+
+# Eight connections sending to a peer whose ACKs take a second to come
+# back (netem on its side; it keeps its side open, or its FIN would hand
+# them back first): each handback drains until the peer acknowledged
+# what the engine sent, a second. One by one, the disable would hold
+# RTNL for eight of them; in parallel, for one. (A peer that stops
+# answering does not show it: toesim hands such a connection back
+# itself after three retransmission timeouts.)
+N=8
+b0=$(stat handbacks)
+pids=
+for ((i = 0; i < N; i++)); do
+	SERVER_OPTS=--late-shutdown RATE=$((256 << 10)) \
+		xfer "slow$i" $((5140 + i)) $((TOE_SLOW << 21)) \
+		$SMALL --ulp --rate $((256 << 10)) &
+	pids="$pids $!"
+done
+for ((i = 0; i < 100; i++)); do
+	[ "$(cat "/sys/class/toe/$TOE/conns")" = $N ] && break
+	sleep 0.1
+done
+[ "$(cat "/sys/class/toe/$TOE/conns")" = $N ]
+check_err $? "$(cat "/sys/class/toe/$TOE/conns") of $N connections offloaded"
+ip netns exec "$P" tc qdisc add dev vp root netem delay 1000ms limit 100000
+sleep 0.3
+t0=$(date +%s%N)
+echo 0 > "/sys/class/toe/$TOE/enabled"
+ms=$((($(date +%s%N) - t0) / 1000000))
+ip netns exec "$P" tc qdisc del dev vp root
+# One drain is a second; eight one by one, seven seconds at least.
+[ "$ms" -lt 4000 ]
+check_err $? "disable took $ms ms"
+[ "$(stat handbacks)" = $((b0 + N)) ]
+check_err $? "handbacks $(stat handbacks), was $b0"
+for p in $pids; do
+	wait "$p"
+done
+for ((i = 0; i < N; i++)); do
+	check_xfer "slow$i" $((TOE_SLOW << 21)) $SMALL
+	check_err $? "connection $i: bytes differ after the handback"
+done
+echo 1 > "/sys/class/toe/$TOE/enabled"
+log_info "disable with $N slow peers: $ms ms"
+log_test "disable with slow peers: all handed back at once, nothing lost"
 
 midway unload 5112 'echo 0 > /sys/bus/toesim/del_device; rmmod toesim'
 grep -q ":5112 $TOE offloaded " "$TMP/conns"
