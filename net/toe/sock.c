@@ -407,8 +407,11 @@ static bool toe_urg_mode(const struct tcp_sock *tp)
 
 static void toe_snd_up_follow(struct tcp_sock *tp, u32 snd_una)
 {
-	if (between(READ_ONCE(tp->snd_up), READ_ONCE(tp->snd_una), snd_una))
-		WRITE_ONCE(tp->snd_up, snd_una);
+	u32 up = READ_ONCE(tp->snd_up);
+
+	/* A writer's tcp_mark_urg() may move it meanwhile: that mark stays. */
+	if (between(up, READ_ONCE(tp->snd_una), snd_una))
+		cmpxchg(&tp->snd_up, up, snd_una);
 }
 
 /**
@@ -1947,6 +1950,48 @@ static void toe_hb_timers(struct sock *sk, const struct toe_handback *hb,
 	tcp_check_probe_timer(sk);
 }
 
+/* Does the engine hand back a RST among the frames it kept (one that came
+ * while it drained for another reason)? They start at the network header.
+ */
+static bool toe_frames_rst(struct sk_buff_head *frames)
+{
+	const struct tcphdr *th;
+	struct sk_buff *skb;
+	struct tcphdr _th;
+	unsigned int off;
+	u8 proto;
+
+	skb_queue_walk(frames, skb) {
+		if (skb->protocol == htons(ETH_P_IP)) {
+			const struct iphdr *iph;
+			struct iphdr _iph;
+
+			iph = skb_header_pointer(skb, 0, sizeof(_iph), &_iph);
+			if (!iph)
+				continue;
+			proto = iph->protocol;
+			off = iph->ihl * 4;
+		} else if (skb->protocol == htons(ETH_P_IPV6)) {
+			const struct ipv6hdr *ip6h;
+			struct ipv6hdr _ip6h;
+
+			ip6h = skb_header_pointer(skb, 0, sizeof(_ip6h), &_ip6h);
+			if (!ip6h)
+				continue;
+			proto = ip6h->nexthdr;
+			off = sizeof(*ip6h);
+		} else {
+			continue;
+		}
+		if (proto != IPPROTO_TCP)
+			continue;
+		th = skb_header_pointer(skb, off, sizeof(_th), &_th);
+		if (th && th->rst)
+			return true;
+	}
+	return false;
+}
+
 /**
  * toe_sk_handback_locked() - hand an offloaded socket back to Linux TCP
  * @sk: the socket; nothing happens if it is not offloaded
@@ -2056,7 +2101,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	/* Tell the peer Linux's window now; not in answer to its RST,
 	 * which Linux TCP processes next and answers with nothing.
 	 */
-	if (reason != TOE_HB_RST)
+	if (reason != TOE_HB_RST && !toe_frames_rst(&hb.frames))
 		__tcp_send_ack(sk, tp->rcv_nxt);
 
 	/* The FIN or RST the engine kept: Linux TCP processes it from the

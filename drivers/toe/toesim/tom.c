@@ -87,11 +87,13 @@ static u32 toesim_host_user_timeout(void *host)
 
 /* Linux TCP's answer to segments that are not acceptable, and its challenge
  * ACKs, are rate limited per connection (tcp_invalid_ratelimit, in the
- * socket's last_oow_ack_time, unused by Linux TCP while the socket is
- * offloaded) and challenge ACKs per netns too (tcp_challenge_ack_limit,
- * off by default): the same limits, state and counters for the engine's.
- * Lockless, as in Linux TCP; the engine thread is the only writer of the
- * socket's field meanwhile.
+ * socket's last_oow_ack_time) and challenge ACKs per netns too
+ * (tcp_challenge_ack_limit, off by default): the same limits, state and
+ * counters for the engine's. Lockless: Linux TCP, which writes the field
+ * under the socket's spinlock, shares it only for segments an
+ * application's socket filter lets past the core's while offloaded, and
+ * a lost update there costs one reply more or less: one limit for both,
+ * as for one carrier.
  */
 static bool toesim_oow_limited(struct sock *sk, int mib)
 {
