@@ -22,6 +22,7 @@
 # not compared: they are the engine's to choose.
 
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -307,6 +308,15 @@ STEPS = [
 ]
 
 
+def offloaded_conns():
+    """Connections the engines carry now, all devices together."""
+    n = 0
+    for d in glob.glob("/sys/class/toe/*/conns"):
+        with open(d) as f:
+            n += int(f.read())
+    return n
+
+
 def peer(iface, src, dst, port, sport, status, out):
     p = Peer(iface, src, dst, int(port), int(sport))
     res = {}
@@ -322,6 +332,10 @@ def peer(iface, src, dst, port, sport, status, out):
         # What the handshake's last ACK and the handover left behind.
         p.replies(WAIT)
         for name, fn in STEPS:
+            # Before the reset: did the engine carry the connection through
+            # every step so far (a handback would leave them to Linux TCP)?
+            if name == "rst_exact":
+                res["carried"] = offloaded_conns()
             res[name] = fn(p)
     with open(out, "w") as f:
         json.dump(res, f)

@@ -83,6 +83,10 @@ expect_status native "ready -"
 expect_status toe "ready ok"
 [ "$(toe_dev_stat "$H" handovers)" -eq $((h0 + 1)) ]
 check_err $? "the offloaded run was not handed over"
+# Every step but the last reset reached the engine, not Linux TCP.
+[ "$(field "$TMP/native.json" carried)" = 0 ] &&
+	[ "$(field "$TMP/toe.json" carried)" = 1 ]
+check_err $? "offloaded before the reset: software run $(field "$TMP/native.json" carried), offloaded run $(field "$TMP/toe.json" carried)"
 log_test "one connection in software, one offloaded"
 
 # What Linux TCP answers, from its source (tcp_validate_incoming(),
