@@ -398,6 +398,44 @@ toe_write() {
 	python3 -c "$TOE_WRITE_PY" "$1" "$2"
 }
 
+# toe_xfer_start NAME ADDR PORT BYTES [client options]: toe_xfer.py both
+# ways, BYTES each, the client in netns $H, the server in $P, in the
+# background ($client, $server; their output in $TMP/NAME.c and .s); the
+# server at $RATE bytes/s if set. toe_xfer_finish NAME BYTES waits for
+# both and compares.
+toe_xfer_start() {
+	local name=$1 addr=$2 port=$3 bytes=$4 six=
+	local xfer
+
+	xfer=$(dirname "$0")/toe_xfer.py
+	shift 4
+	case $addr in *:*) six=--v6 ;; esac
+	timeout 120 ip netns exec "$P" python3 "$xfer" server "$port" $six \
+		--send "$bytes" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
+	server=$!
+	toe_wait_listen "$P" "$port" || return 1
+	timeout 120 ip netns exec "$H" python3 "$xfer" client "$addr" "$port" \
+		--send "$bytes" "$@" > "$TMP/$name.c" 2>&1 &
+	client=$!
+}
+
+toe_xfer_finish() {
+	wait "$client" && wait "$server" &&
+		toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$2"
+}
+
+# toe_wait_conns N [SECS]: up to SECS (5) seconds for the device $TOE to
+# carry N connections.
+toe_wait_conns() {
+	local i
+
+	for ((i = 0; i < ${2:-5} * 10; i++)); do
+		[ "$(cat "/sys/class/toe/$TOE/conns")" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # toe_xfer_ok CLIENT_OUT SERVER_OUT CLIENT_BYTES SERVER_BYTES: the two ends
 # of a toe_xfer.py transfer agree, byte counts and SHA-256, both ways.
 toe_xfer_ok() {

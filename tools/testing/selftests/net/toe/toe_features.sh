@@ -21,7 +21,6 @@ source "$(dirname "$0")/lib.sh"
 
 toe_sim_prereq ip python3 nsenter sysctl nft
 
-XFER=$(dirname "$0")/toe_xfer.py
 H=toe-feat-h-$$
 P=toe-feat-p-$$
 TOE_DIAG_NS="$H $P"
@@ -54,42 +53,8 @@ conns() {
 	cat "/sys/class/toe/$TOE/conns"
 }
 
-# wait_conns N [SECS]: up to SECS (5) s for the engine to carry N
-# connections.
-wait_conns() {
-	local i
-
-	for ((i = 0; i < ${2:-5} * 10; i++)); do
-		[ "$(conns)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 hsysctl() {
 	ip netns exec "$H" sysctl -qw "$@"
-}
-
-# xfer NAME ADDR PORT BYTES [client options]: both ways, the host's side
-# the client; in the background ($server, $client), the server at $RATE
-# bytes/s if set. finish NAME BYTES waits and compares.
-xfer() {
-	local name=$1 addr=$2 port=$3 bytes=$4 six=
-
-	shift 4
-	case $addr in *:*) six=--v6 ;; esac
-	timeout 120 ip netns exec "$P" python3 "$XFER" server "$port" $six \
-		--send "$bytes" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
-	server=$!
-	toe_wait_listen "$P" "$port" || return 1
-	timeout 120 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
-		--send "$bytes" "$@" > "$TMP/$name.c" 2>&1 &
-	client=$!
-}
-
-finish() {
-	wait "$client" && wait "$server" &&
-		toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$2"
 }
 
 # expect NAME ADDR PORT ULP REFUSED: a 1 MB transfer each way asking for
@@ -100,8 +65,8 @@ expect() {
 
 	r0=$(stat feature_refused)
 	h0=$(stat handovers)
-	xfer "$name" "$addr" "$port" $((1 << 20)) --ulp
-	finish "$name" $((1 << 20))
+	toe_xfer_start "$name" "$addr" "$port" $((1 << 20)) --ulp
+	toe_xfer_finish "$name" $((1 << 20))
 	check_err $? "$addr: $name: the transfer did not arrive intact"
 	ulp=$(toe_xfer_ulp "$TMP/$name.c")
 	[ "$ulp" = "$want" ]
@@ -159,15 +124,15 @@ for addr in 10.77.0.2 2001:db8:77::2; do
 	hb0=$(stat handbacks)
 	# 8 s each way at 512 KB/s (times TOE_SLOW): no FIN hands it back
 	# before the feature goes, nor within the 3 s the scan has.
-	RATE=$((512 << 10)) xfer "gone$port" "$addr" $port $((TOE_SLOW << 22)) \
+	RATE=$((512 << 10)) toe_xfer_start "gone$port" "$addr" $port $((TOE_SLOW << 22)) \
 		--ulp --rate $((512 << 10))
-	wait_conns 1
+	toe_wait_conns 1
 	check_err $? "$addr: not offloaded: $(conns)"
 	echo $((ALL & ~F_TIMESTAMPS)) > "$DBG/tcp_features"
-	wait_conns 0 3
+	toe_wait_conns 0 3
 	check_err $? "$addr: still offloaded 3 s after timestamps went: $(conns)"
 	echo $ALL > "$DBG/tcp_features"
-	finish "gone$port" $((TOE_SLOW << 22))
+	toe_xfer_finish "gone$port" $((TOE_SLOW << 22))
 	check_err $? "$addr: the transfer did not arrive intact"
 	# A scan during the handback's drain may count it again.
 	[ "$(toe_xfer_ulp "$TMP/gone$port.c")" = ok ] &&
@@ -223,9 +188,9 @@ for carrier in software offloaded; do
 		[ $carrier = offloaded ] && ulp=--ulp
 		tables $port || fail "cannot set up nft counters"
 		h0=$(stat handovers)
-		xfer "ip$port" "$addr" $port $((1 << 20)) $ulp --tos 184 --ttl 77 \
+		toe_xfer_start "ip$port" "$addr" $port $((1 << 20)) $ulp --tos 184 --ttl 77 \
 			--mark 66 --priority 5
-		finish "ip$port" $((1 << 20))
+		toe_xfer_finish "ip$port" $((1 << 20))
 		check_err $? "$addr, $carrier: the transfer did not arrive intact"
 		if [ $carrier = offloaded ]; then
 			[ "$(toe_xfer_ulp "$TMP/ip$port.c")" = ok ] &&

@@ -15,7 +15,6 @@ source "$(dirname "$0")/lib.sh"
 
 toe_sim_prereq ip python3 nsenter nft tcpdump
 
-XFER=$(dirname "$0")/toe_xfer.py
 H=toe-nf-h-$$
 P=toe-nf-p-$$
 DBG=/sys/kernel/debug/toesim/0
@@ -57,39 +56,6 @@ packets() {
 	nfh list chain inet toe_nf in | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
 }
 
-# xfer NAME ADDR PORT BYTES [client options]: both ways, in the
-# background ($server, $client), the server at $RATE bytes/s if set;
-# finish NAME BYTES waits and compares.
-xfer() {
-	local name=$1 addr=$2 port=$3 bytes=$4 six=
-
-	shift 4
-	case $addr in *:*) six=--v6 ;; esac
-	timeout 120 ip netns exec "$P" python3 "$XFER" server "$port" $six \
-		--send "$bytes" ${RATE:+--rate "$RATE"} > "$TMP/$name.s" 2>&1 &
-	server=$!
-	toe_wait_listen "$P" "$port" || return 1
-	timeout 120 ip netns exec "$H" python3 "$XFER" client "$addr" "$port" \
-		--send "$bytes" "$@" > "$TMP/$name.c" 2>&1 &
-	client=$!
-}
-
-finish() {
-	wait "$client" && wait "$server" &&
-		toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$2"
-}
-
-# wait_conns N: up to 5 s for the engine to carry N connections.
-wait_conns() {
-	local i
-
-	for ((i = 0; i < 50; i++)); do
-		[ "$(conns)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # --- silicon without the hooks: refused while a hook is there ------------------
 
 echo 0 > "$DBG/netfilter"
@@ -97,8 +63,8 @@ table_up || fail "cannot set up nf_tables in $H"
 port=5400
 for addr in 10.76.0.2 2001:db8:76::2; do
 	r0=$(toe_dev_stat "$H" nf_refused)
-	xfer "refused$port" "$addr" "$port" $((1 << 20)) --ulp
-	finish "refused$port" $((1 << 20))
+	toe_xfer_start "refused$port" "$addr" "$port" $((1 << 20)) --ulp
+	toe_xfer_finish "refused$port" $((1 << 20))
 	check_err $? "$addr: the transfer did not arrive intact"
 	ulp=$(toe_xfer_ulp "$TMP/refused$port.c")
 	[ "$ulp" = ENOTSUP ]
@@ -119,15 +85,15 @@ for addr in 10.76.0.2 2001:db8:76::2; do
 	hb0=$(toe_dev_stat "$H" handbacks)
 	# Both ways for 8 s (times TOE_SLOW): no FIN hands it back before
 	# the hook comes.
-	RATE=$((512 << 10)) xfer "back$port" "$addr" "$port" $((TOE_SLOW << 22)) --ulp \
+	RATE=$((512 << 10)) toe_xfer_start "back$port" "$addr" "$port" $((TOE_SLOW << 22)) --ulp \
 		--rate $((512 << 10))
-	wait_conns 1
+	toe_wait_conns 1
 	check_err $? "$addr: not offloaded without a hook: $(conns)"
 	sleep 1
 	table_up
-	wait_conns 0
+	toe_wait_conns 0
 	check_err $? "$addr: still offloaded 5 s after a hook came: $(conns)"
-	finish "back$port" $((TOE_SLOW << 22))
+	toe_xfer_finish "back$port" $((TOE_SLOW << 22))
 	check_err $? "$addr: the transfer did not arrive intact"
 	[ "$(toe_xfer_ulp "$TMP/back$port.c")" = ok ] &&
 		[ "$(toe_dev_stat "$H" nf_refused)" = $((r0 + 1)) ] &&
@@ -145,8 +111,8 @@ log_test "engine without netfilter: a hook that appears sends the connection bac
 echo 1 > "$DBG/netfilter"
 table_up
 rx0=$(cat "$DBG/rx_frames")
-xfer hooked 10.76.0.2 "$port" $((1 << 20)) --ulp
-finish hooked $((1 << 20))
+toe_xfer_start hooked 10.76.0.2 "$port" $((1 << 20)) --ulp
+toe_xfer_finish hooked $((1 << 20))
 check_err $? "the transfer did not arrive intact"
 [ "$(toe_xfer_ulp "$TMP/hooked.c")" = ok ]
 check_err $? "TCP_ULP toe: $(toe_xfer_ulp "$TMP/hooked.c")"
@@ -198,8 +164,8 @@ ip netns exec "$P" tcpdump -U -n -i vp -w "$TMP/esp.pcap" esp > /dev/null 2>&1 &
 dump=$!
 sleep 1
 port=$((port + 1))
-xfer ipsec 10.76.0.2 "$port" $((1 << 20)) --ulp
-finish ipsec $((1 << 20))
+toe_xfer_start ipsec 10.76.0.2 "$port" $((1 << 20)) --ulp
+toe_xfer_finish ipsec $((1 << 20))
 check_err $? "the transfer over ESP did not arrive intact"
 sleep 1
 kill "$dump"
@@ -220,18 +186,18 @@ log_test "IPsec transport mode: not offloaded, every segment in ESP, intact"
 # (reason route, counted in rerouted) and Linux TCP sends in ESP.
 r0=$(toe_dev_stat "$H" rerouted)
 port=$((port + 1))
-RATE=$((512 << 10)) xfer late 10.76.0.2 "$port" $((TOE_SLOW << 22)) --ulp \
+RATE=$((512 << 10)) toe_xfer_start late 10.76.0.2 "$port" $((TOE_SLOW << 22)) --ulp \
 	--rate $((512 << 10))
-wait_conns 1
+toe_wait_conns 1
 check_err $? "not offloaded before the policy: $(conns)"
 sleep 1
 ip netns exec "$P" tcpdump -U -n -i vp -w "$TMP/late.pcap" esp > /dev/null 2>&1 &
 dump=$!
 sleep 0.5
 esp_up || fail "cannot add the xfrm states and policies"
-wait_conns 0
+toe_wait_conns 0
 check_err $? "still offloaded 5 s after an IPsec policy came: $(conns)"
-finish late $((TOE_SLOW << 22))
+toe_xfer_finish late $((TOE_SLOW << 22))
 check_err $? "the transfer did not arrive intact"
 sleep 1
 kill "$dump"
