@@ -2118,9 +2118,12 @@ static void toe_hb_work(struct work_struct *work)
 	struct sock *sk = ts->sk;
 
 	lock_sock(sk);
-	clear_bit(TOE_SK_HB_PENDING, &ts->flags);
 	if (toe_sock_live(sk, ts))
 		toe_sk_handback_locked(sk, READ_ONCE(ts->hb_reason));
+	/* Only now: while the handback drains, the policy scan, which skips
+	 * a connection with one pending, must not count and ask again.
+	 */
+	clear_bit(TOE_SK_HB_PENDING, &ts->flags);
 	release_sock(sk);
 	sock_put(sk);
 	toe_sock_put(ts);
