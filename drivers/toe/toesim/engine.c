@@ -58,6 +58,7 @@
 #define TOESIM_DRAIN_MS		3000
 #define TOESIM_RTO_STALL_MAX	3	/* RTOs before a handback, as tcp_retries1 */
 #define TOESIM_PROBE_STALL_MAX	2	/* unanswered probes before a handback */
+#define TOESIM_BACKOFF_MAX	10	/* RTO << 10 is past TOESIM_RTO_MAX_MS */
 
 struct toesim_rx_cb {
 	struct toesim_conn *conn;
@@ -1451,11 +1452,13 @@ static bool toesim_stall(struct toesim_conn *conn, u8 unanswered, bool probe)
 {
 	const struct toesim_host_ops *ops = conn->hw->host_ops;
 	struct toesim_tcb *tcb = &conn->tcb;
-	u32 ut, next;
+	u32 ut, next, most = TOESIM_BACKOFF_MAX;
 
 	if (!tcb->stall_since)
 		tcb->stall_since = jiffies ?: 1;
 	ut = probe ? ops->user_timeout(conn->host) : 0;
+	if (probe)
+		most = min(most, ops->probe_backoff_max(conn->host));
 	next = min_t(u32, tcb->rto_ms << tcb->backoff, TOESIM_RTO_MAX_MS);
 	if (unanswered >= (probe ? TOESIM_PROBE_STALL_MAX :
 			   TOESIM_RTO_STALL_MAX) ||
@@ -1463,7 +1466,7 @@ static bool toesim_stall(struct toesim_conn *conn, u8 unanswered, bool probe)
 		ops->request_remove(conn->host, TOESIM_RM_TIMEOUT);
 		return !probe;
 	}
-	if (tcb->backoff < 10)
+	if (tcb->backoff < most)
 		tcb->backoff++;
 	return false;
 }
@@ -1509,7 +1512,7 @@ static void toesim_timers(struct toesim_conn *conn)
 			toesim_arm_rto(tcb);
 		} else if (before(tcb->snd_nxt, tcb->write_seq)) {
 			/* Nothing in flight: a transmission failed. */
-			if (tcb->backoff < 10)
+			if (tcb->backoff < TOESIM_BACKOFF_MAX)
 				tcb->backoff++;
 			toesim_push(conn);
 		}

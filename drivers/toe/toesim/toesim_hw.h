@@ -140,6 +140,8 @@ enum toesim_oow {
  *	each transmission round
  * @user_timeout: the connection's TCP_USER_TIMEOUT in milliseconds, 0 for
  *	none; read while probing a shut window
+ * @probe_backoff_max: the most the backoff of window probes grows (Linux
+ *	TCP's tcp_retries2); read while probing a shut window
  * @oow_allowed: may the engine send the answer @kind to a segment without
  *	payload now? The host applies its rate limits and counts what it
  *	suppresses
@@ -155,6 +157,7 @@ struct toesim_host_ops {
 	u32	(*path_mss)(void *host);
 	void	(*timing)(void *host, const struct toe_tcp_timing *tm);
 	u32	(*user_timeout)(void *host);
+	u32	(*probe_backoff_max)(void *host);
 	bool	(*oow_allowed)(void *host, enum toesim_oow kind);
 };
 

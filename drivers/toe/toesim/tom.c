@@ -85,6 +85,14 @@ static u32 toesim_host_user_timeout(void *host)
 	return READ_ONCE(inet_csk(sk)->icsk_user_timeout);
 }
 
+/* tcp_send_probe0(): the backoff of window probes stops at tcp_retries2. */
+static u32 toesim_host_probe_backoff_max(void *host)
+{
+	const struct sock *sk = host;
+
+	return READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_retries2);
+}
+
 /* Linux TCP's answer to segments that are not acceptable, and its challenge
  * ACKs, are rate limited per connection (tcp_invalid_ratelimit, in the
  * socket's last_oow_ack_time) and challenge ACKs per netns too
@@ -157,6 +165,7 @@ static const struct toesim_host_ops toesim_host_ops = {
 	.path_mss	= toesim_host_path_mss,
 	.timing		= toesim_host_timing,
 	.user_timeout	= toesim_host_user_timeout,
+	.probe_backoff_max = toesim_host_probe_backoff_max,
 	.oow_allowed	= toesim_host_oow_allowed,
 };
 

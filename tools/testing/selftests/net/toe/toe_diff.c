@@ -1354,13 +1354,16 @@ static int drop_peer(struct _test_data_diff *self, int port)
  * retransmission or from its first window probe: with TCP_USER_TIMEOUT
  * the error comes within a few seconds of the timeout, with
  * tcp_retries2 at 2 some 3 to 6 s after the data was sent or the window
- * shut. (The socket is closed then, so whether it was offloaded cannot
- * be read back.)
+ * shut. With ANSWERED (ms), the peer keeps answering the probes of the
+ * shut window that long before it goes; Linux's probe backoff stops
+ * growing at tcp_retries2, so the give-up still comes that soon after.
+ * (The socket is closed then, so whether it was offloaded cannot be read
+ * back.)
  */
 static void give_up(struct __test_metadata *_metadata,
 		    struct _test_data_diff *self,
 		    const struct _fixture_variant_diff *variant, int ms,
-		    int retries2, bool shut, bool gone)
+		    int retries2, bool shut, int answered, bool gone)
 {
 	int port = sock_port(self->pfd, false);
 	struct tcp_info ti = {};
@@ -1383,6 +1386,8 @@ static void give_up(struct __test_metadata *_metadata,
 	 * stayed full for the last 500 ms of fill_sndbuf()).
 	 */
 	t0 = now_ms() - (shut ? 500 : 0);
+	if (answered)
+		usleep(answered * 1000);
 	/* Where the timers stood, for the log should the bounds not hold. */
 	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_INFO, &ti, &len));
 	if (gone)
@@ -1411,8 +1416,8 @@ static void give_up(struct __test_metadata *_metadata,
 		const char *slow = getenv("TOE_SLOW");
 		long most = slow && atoi(slow) > 1 ? 30000 : 9000;
 
-		EXPECT_LE(1500, took);
-		EXPECT_GE(most, took)
+		EXPECT_LE(1500 + answered, took);
+		EXPECT_GE(most + answered, took)
 			TH_LOG("at the start: rto %u ms, backoff %u, probes %u, retransmits %u",
 			       ti.tcpi_rto / 1000, ti.tcpi_backoff,
 			       ti.tcpi_probes, ti.tcpi_retransmits);
@@ -1425,7 +1430,7 @@ static void give_up(struct __test_metadata *_metadata,
 /* The peer vanishes with bytes in flight, TCP_USER_TIMEOUT 3 s. */
 TEST_F_TIMEOUT(diff, peer_gone_user_timeout, 60)
 {
-	give_up(_metadata, self, variant, 3000, 0, false, true);
+	give_up(_metadata, self, variant, 3000, 0, false, 0, true);
 }
 
 /* The peer vanishes with bytes in flight, tcp_retries2 at 2: Linux's
@@ -1434,7 +1439,7 @@ TEST_F_TIMEOUT(diff, peer_gone_user_timeout, 60)
  */
 TEST_F_TIMEOUT(diff, peer_gone_retries2, 60)
 {
-	give_up(_metadata, self, variant, 0, 2, false, true);
+	give_up(_metadata, self, variant, 0, 2, false, 0, true);
 }
 
 /* The peer vanishes behind a shut window, tcp_retries2 at 2: two window
@@ -1442,7 +1447,16 @@ TEST_F_TIMEOUT(diff, peer_gone_retries2, 60)
  */
 TEST_F_TIMEOUT(diff, peer_gone_zero_window, 60)
 {
-	give_up(_metadata, self, variant, 0, 2, true, true);
+	give_up(_metadata, self, variant, 0, 2, true, 0, true);
+}
+
+/* The same after the peer answered the window probes for 4 s: by then
+ * Linux probes every 4 RTOs (its backoff stops at tcp_retries2) and
+ * gives up after two more.
+ */
+TEST_F_TIMEOUT(diff, peer_gone_zero_window_late, 60)
+{
+	give_up(_metadata, self, variant, 0, 2, true, 4000, true);
 }
 
 /* The peer answers every window probe but keeps its window shut, with
@@ -1451,7 +1465,7 @@ TEST_F_TIMEOUT(diff, peer_gone_zero_window, 60)
  */
 TEST_F_TIMEOUT(diff, user_timeout_zero_window, 60)
 {
-	give_up(_metadata, self, variant, 3000, 0, true, false);
+	give_up(_metadata, self, variant, 3000, 0, true, 0, false);
 }
 
 /* TCP_INFO: the fields that do not depend on timing. */
