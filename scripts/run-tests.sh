@@ -19,6 +19,7 @@
 #
 # Environment:
 #   TESTS="a.sh b.sh"  run only these tests
+#   SKIP_TESTS="c.sh"  and not these (a lane whose kernel cannot run them)
 #   KERNEL=VMLINUZ     boot this kernel (scripts/vm.sh --kernel)
 #   MODULES=DIR        its modules, DIR/lib/modules/<ver> (vm.sh --modules)
 #   TOE_MODDIR=DIR     where toe.ko etc. are, as in the source tree
@@ -121,6 +122,17 @@ fi
 export TOE_TESTS=${TESTS:-}
 mapfile -t expected < <(make -s --no-print-directory -C "$dest" \
 	COLLECTION=$COLLECTION emit_tests 2>/dev/null | sed -n "s|^$COLLECTION:||p")
+if [ -n "${SKIP_TESTS:-}" ]; then
+	keep=()
+	for t in "${expected[@]}"; do
+		case " $SKIP_TESTS " in
+		*" $t "*) ;;
+		*) keep+=("$t") ;;
+		esac
+	done
+	expected=("${keep[@]}")
+	TOE_TESTS="${expected[*]}"
+fi
 [ ${#expected[@]} -gt 0 ] || bail "no tests selected (TESTS='${TESTS:-}')"
 for t in ${TESTS:-}; do
 	case " ${expected[*]} " in
