@@ -131,6 +131,12 @@ static int tt_handback(struct toedev *tdev, struct sock *sk,
 	return -EOPNOTSUPP;
 }
 
+/* toe_test carries no connection: connect() refuses every one. */
+static void tt_sk_event(struct toedev *tdev, struct sock *sk,
+			enum toe_sk_event ev)
+{
+}
+
 static void tt_neigh_update(struct toedev *tdev, struct net_device *dev,
 			    struct neighbour *n)
 {
@@ -184,6 +190,7 @@ static const struct toedev_ops tt_ops = {
 	.connect	= tt_connect,
 	.send		= tt_send,
 	.handback	= tt_handback,
+	.sk_event	= tt_sk_event,
 	.neigh_update	= tt_neigh_update,
 	.redirect	= tt_redirect,
 	.port_change	= tt_port_change,
@@ -195,6 +202,7 @@ static const struct toedev_ops tt_ops_minimal = {
 	.connect	= tt_connect,
 	.send		= tt_send,
 	.handback	= tt_handback,
+	.sk_event	= tt_sk_event,
 };
 
 static const struct toedev_ops tt_ops_no_open = {
@@ -202,6 +210,7 @@ static const struct toedev_ops tt_ops_no_open = {
 	.connect	= tt_connect,
 	.send		= tt_send,
 	.handback	= tt_handback,
+	.sk_event	= tt_sk_event,
 };
 
 static struct toedev *tt_alloc(const struct toedev_ops *ops)

@@ -81,6 +81,17 @@ enum toe_port_change {
 };
 
 /**
+ * enum toe_sk_event - what changed on an offloaded socket
+ * @TOE_SK_EV_PUSH: the payload given with &toedev_ops.send so far, up to
+ *	tcp_sk(sk)->write_seq, may go out now, in a partial segment if need
+ *	be: a send ended without MSG_MORE on a socket not corked, or the
+ *	application took TCP_CORK off or set TCP_NODELAY
+ */
+enum toe_sk_event {
+	TOE_SK_EV_PUSH,
+};
+
+/**
  * enum toe_handback_reason - why a connection returns to Linux TCP
  * @TOE_HB_FIN: a FIN was sent or received, or the socket is being closed
  * @TOE_HB_RST: a RST was sent or received
@@ -287,7 +298,10 @@ struct toe_handback {
  *
  * @send: queue @skb, a linear or paged buffer of payload bytes that
  *	continues the connection's byte stream, for transmission. The
- *	driver owns @skb from the call on, whatever it returns. Required.
+ *	driver owns @skb from the call on, whatever it returns. Full
+ *	segments go at once; a partial one at the end waits for
+ *	%TOE_SK_EV_PUSH (@sk_event), for about an RTO at most (200 ms or
+ *	more), as Linux TCP holds it (TCP_CORK, MSG_MORE). Required.
  *	Context and locks: process; socket locked; must not sleep.
  *	Return value: 0, or a negative errno (the connection is then handed back).
  *
@@ -317,6 +331,12 @@ struct toe_handback {
  *	Context and locks: process; socket locked; may sleep.
  *	Return value: 0, or a negative errno if the state is lost (the core
  *	then resets the connection).
+ *
+ * @sk_event: something changed on offloaded @sk that the engine acts on
+ *	(see &enum toe_sk_event). At connect() the payload handed over may
+ *	go in partial segments unless the socket is corked
+ *	(tcp_sk(@sk)->nonagle & %TCP_NAGLE_CORK). Required.
+ *	Context and locks: process; socket locked; must not sleep.
  *
  * @ctl: device-specific control and queries (TOE_CTL_*), for the driver's
  *	own use: the core does not call it. Optional.
@@ -349,6 +369,8 @@ struct toedev_ops {
 	int	(*handback)(struct toedev *tdev, struct sock *sk,
 			    enum toe_handback_reason reason,
 			    struct toe_handback *hb);
+	void	(*sk_event)(struct toedev *tdev, struct sock *sk,
+			    enum toe_sk_event ev);
 	int	(*ctl)(struct toedev *tdev, unsigned int cmd, void *arg);
 	void	(*neigh_update)(struct toedev *tdev, struct net_device *dev,
 				struct neighbour *n);

@@ -182,6 +182,8 @@ static int toedev_check_ops(const struct toedev *tdev)
 		missing = "send";
 	else if (!o->handback)
 		missing = "handback";
+	else if (!o->sk_event)
+		missing = "sk_event";
 	if (missing) {
 		pr_err("%s: driver %s lacks the required op %s\n", tdev->name,
 		       tdev->owner ? module_name(tdev->owner) : "?", missing);

@@ -706,6 +706,20 @@ static bool toe_sk_meta_ok(const struct sock *sk, const struct toe_sock *ts)
 	       READ_ONCE(sk->sk_priority) == ts->priority;
 }
 
+/* TCP_CORK, or MSG_MORE in @flags: a partial segment at the end waits. */
+static bool toe_sk_corked(const struct sock *sk, int flags)
+{
+	return (flags & MSG_MORE) || (tcp_sk(sk)->nonagle & TCP_NAGLE_CORK);
+}
+
+/* What the engine was given may go out now. Socket owned, offloaded. */
+static void toe_sk_push(struct sock *sk)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	ts->tdev->ops->sk_event(ts->tdev, sk, TOE_SK_EV_PUSH);
+}
+
 static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
@@ -780,8 +794,13 @@ static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 		WRITE_ONCE(tp->write_seq, tp->write_seq + len);
 		atomic64_add(len, &ts->tx_bytes);
 		copied += len;
+		/* New data: a TCP_NODELAY push is spent (tcp_skb_entail()). */
+		tp->nonagle &= ~TCP_NAGLE_PUSH;
 	}
 
+	/* tcp_push(): the end of a send goes now unless corked. */
+	if (copied && toe_sk_offloaded(sk) && !toe_sk_corked(sk, msg->msg_flags))
+		toe_sk_push(sk);
 	if (copied)
 		return copied;
 	if (err == -EPIPE && !(msg->msg_flags & MSG_NOSIGNAL))
@@ -955,6 +974,7 @@ static int toe_setsockopt(struct sock *sk, int level, int optname,
 			  sockptr_t optval, unsigned int optlen)
 {
 	struct toe_sock *ts = toe_sk(sk);
+	int err;
 
 	/* SOCK_KEEPOPEN while offloaded: a handback is on its way (see
 	 * toe_keepalive()); TCP_KEEPIDLE would arm Linux's timer meanwhile.
@@ -965,7 +985,20 @@ static int toe_setsockopt(struct sock *sk, int level, int optname,
 		toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
 		release_sock(sk);
 	}
-	return ts->sk_proto->setsockopt(sk, level, optname, optval, optlen);
+	err = ts->sk_proto->setsockopt(sk, level, optname, optval, optlen);
+	if (err || level != SOL_TCP ||
+	    (optname != TCP_CORK && optname != TCP_NODELAY))
+		return err;
+	/* Cork off, or TCP_NODELAY's push (__tcp_sock_set_cork(),
+	 * __tcp_sock_set_nodelay()): what the engine holds goes now.
+	 */
+	lock_sock(sk);
+	if (toe_sk_offloaded(sk) &&
+	    (!(tcp_sk(sk)->nonagle & TCP_NAGLE_CORK) ||
+	     (tcp_sk(sk)->nonagle & TCP_NAGLE_PUSH)))
+		toe_sk_push(sk);
+	release_sock(sk);
+	return 0;
 }
 
 /* SO_KEEPALIVE, with the socket locked (sock_setsockopt(),

@@ -719,6 +719,26 @@ static void toesim_report_timing(struct toesim_conn *conn)
 	conn->hw->host_ops->timing(conn->host, &tm);
 }
 
+/* TCP_CORK and MSG_MORE (tcp_nagle_test()): new bytes past @push_req go
+ * in full segments only, so trim a segment of @len bytes from snd_nxt
+ * that would end in a partial one there. Retransmissions, and the one
+ * segment after the cork timer expired (tcp_write_wakeup()), go as they
+ * are. Return: what may go now, 0 to wait.
+ */
+static u32 toesim_cork(struct toesim_tcb *tcb, u32 len)
+{
+	u32 end = tcb->snd_nxt + len, push = READ_ONCE(tcb->push_req);
+	u32 full;
+
+	if (tcb->force_tail || before(tcb->snd_nxt, tcb->snd_max) ||
+	    !after(end, push) || end != tcb->write_seq)
+		return len;
+	full = rounddown(len, tcb->mss);
+	if (after(push, tcb->snd_nxt))
+		full = max(full, push - tcb->snd_nxt);
+	return full;
+}
+
 /* Send what the windows allow. */
 static void toesim_push(struct toesim_conn *conn)
 {
@@ -745,6 +765,13 @@ static void toesim_push(struct toesim_conn *conn)
 			   toesim_frame_max(conn));
 		if (tcb->drain_at)
 			len = min(len, tcb->snd_max - tcb->snd_nxt);
+		len = toesim_cork(tcb, len);
+		if (!len) {
+			/* Corked: the tail waits about an RTO at most. */
+			if (!inflight && !tcb->rto_at)
+				toesim_arm_rto(tcb);
+			break;
+		}
 		/* Avoid silly segments while more is in flight. */
 		if (len < tcb->mss && inflight &&
 		    tcb->write_seq - tcb->snd_nxt > len)
@@ -764,7 +791,9 @@ static void toesim_push(struct toesim_conn *conn)
 		tcb->snd_nxt += len;
 		if (after(tcb->snd_nxt, tcb->snd_max))
 			tcb->snd_max = tcb->snd_nxt;
-		if (!tcb->rto_at)
+		tcb->force_tail = false;
+		/* The first in flight: an RTO from now, not from the cork. */
+		if (!tcb->rto_at || !inflight)
 			toesim_arm_rto(tcb);
 	}
 	conn->hw->host_ops->snd_update(conn->host, tcb->snd_una, tcb->snd_max,
@@ -1510,6 +1539,11 @@ static void toesim_timers(struct toesim_conn *conn)
 			if (tcb->probes_out < U8_MAX)
 				tcb->probes_out++;
 			toesim_arm_rto(tcb);
+		} else if (before(tcb->snd_nxt, tcb->write_seq) &&
+			   !toesim_cork(tcb, tcb->write_seq - tcb->snd_nxt)) {
+			/* Nothing in flight, a corked tail: send it. */
+			tcb->force_tail = true;
+			toesim_push(conn);
 		} else if (before(tcb->snd_nxt, tcb->write_seq)) {
 			/* Nothing in flight: a transmission failed. */
 			if (tcb->backoff < TOESIM_BACKOFF_MAX)
@@ -2056,6 +2090,7 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	tcb->snd_nxt = st->snd_nxt;
 	tcb->snd_max = st->snd_nxt;
 	tcb->write_seq = st->write_seq;
+	tcb->push_req = p->push_seq;
 	tcb->snd_wnd = st->snd_wnd;
 	tcb->snd_wl1 = st->rcv_nxt;
 	tcb->snd_wl2 = st->snd_una;
@@ -2125,6 +2160,19 @@ err_unlock:
 void toesim_hw_conn_post(struct toesim_conn *conn, struct sk_buff *skb)
 {
 	skb_queue_tail(&conn->tcb.hostq, skb);
+	toesim_conn_kick(conn, TOESIM_EV_TX);
+}
+
+/**
+ * toesim_hw_conn_push() - payload posted so far may go in partial segments
+ * @conn: the connection
+ * @seq: the end of what may: the host's write sequence
+ *
+ * Context: any; calls for one connection serialized by the host.
+ */
+void toesim_hw_conn_push(struct toesim_conn *conn, u32 seq)
+{
+	WRITE_ONCE(conn->tcb.push_req, seq);
 	toesim_conn_kick(conn, TOESIM_EV_TX);
 }
 

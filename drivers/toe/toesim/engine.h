@@ -57,6 +57,10 @@ struct toesim_sack {
  * @snd_una: oldest unacknowledged sequence number
  * @snd_nxt: next sequence number to send
  * @write_seq: end of the payload posted so far
+ * @push_req: payload up to here may go in a partial segment; beyond it
+ *	only full ones (the application corked, or said more follows);
+ *	written by the host (WRITE_ONCE()), read by the engine
+ * @force_tail: the cork timer expired: the next segment goes partial
  * @snd_wnd: the peer's window, scaled
  * @snd_wl1: sequence number of the last window update
  * @snd_wl2: ack number of the last window update
@@ -115,6 +119,8 @@ struct toesim_tcb {
 	u32			snd_una;
 	u32			snd_nxt;
 	u32			write_seq;
+	u32			push_req;
+	bool			force_tail;
 	u32			snd_wnd;
 	u32			snd_wl1;
 	u32			snd_wl2;

@@ -170,6 +170,8 @@ struct toesim_host_ops {
  * @host: the host's cookie
  * @unacked: payload from @st.snd_una (or before) to @st.write_seq, as
  *	&struct toe_handover has it; the engine takes it all on success
+ * @push_seq: payload up to here may go in a partial segment, beyond it
+ *	only in full ones until toesim_hw_conn_push() says otherwise
  */
 struct toesim_conn_params {
 	struct toesim_tuple	tuple;
@@ -178,6 +180,7 @@ struct toesim_conn_params {
 	struct in6_addr		nexthop;
 	u8			dmac[ETH_ALEN];
 	void			*host;
+	u32			push_seq;
 };
 
 /**
@@ -317,6 +320,7 @@ void toesim_hw_stop(struct toesim_hw *hw);
 struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 				       const struct toesim_conn_params *p);
 void toesim_hw_conn_post(struct toesim_conn *conn, struct sk_buff *skb);
+void toesim_hw_conn_push(struct toesim_conn *conn, u32 seq);
 void toesim_hw_conn_rcvd(struct toesim_conn *conn);
 void toesim_hw_conn_remove(struct toesim_conn *conn, bool drain,
 			   struct toe_handback *hb);

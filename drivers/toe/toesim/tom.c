@@ -254,6 +254,9 @@ static int toesim_connect(struct toedev *tdev, struct sock *sk,
 	p.st = ho->st;
 	p.unacked = &ho->unacked;
 	p.host = sk;
+	/* Corked: only what Linux TCP sent went out partial. */
+	p.push_seq = tcp_sk(sk)->nonagle & TCP_NAGLE_CORK ? ho->st.snd_nxt :
+			 ho->st.write_seq;
 	sock_hold(sk);
 	conn = toesim_hw_conn_add(sd->hw, &p);
 	if (IS_ERR(conn)) {
@@ -274,6 +277,13 @@ static int toesim_send(struct toedev *tdev, struct sock *sk,
 static void toesim_recv(struct toedev *tdev, struct sock *sk, int copied)
 {
 	toesim_hw_conn_rcvd(toe_sk_drv(sk));
+}
+
+static void toesim_sk_event(struct toedev *tdev, struct sock *sk,
+			    enum toe_sk_event ev)
+{
+	if (ev == TOE_SK_EV_PUSH)
+		toesim_hw_conn_push(toe_sk_drv(sk), tcp_sk(sk)->write_seq);
 }
 
 /* Fault injection (fail_handback_lose): drop bytes off the end of what
@@ -407,6 +417,7 @@ static const struct toedev_ops toesim_ops = {
 	.connect	= toesim_connect,
 	.send		= toesim_send,
 	.recv		= toesim_recv,
+	.sk_event	= toesim_sk_event,
 	.handback	= toesim_handback,
 	.ctl		= toesim_ctl,
 	.neigh_update	= toesim_neigh_update,

@@ -1643,6 +1643,57 @@ TEST_F(diff, sockopt_passthrough)
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
 
+/* Segments with payload the peer's socket received. */
+static unsigned int data_segs_in(int fd)
+{
+	struct tcp_info ti = {};
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		return 0;
+	return ti.tcpi_data_segs_in;
+}
+
+/* TCP_CORK and MSG_MORE hold back a partial segment: nothing reaches the
+ * peer until the application uncorks, or sends without MSG_MORE, and then
+ * all of it in one segment. Corked bytes left alone go out after about an
+ * RTO (at least 200 ms: Linux's window probe timer sends them, the "200
+ * millisecond ceiling" of tcp(7)).
+ */
+TEST_F_TIMEOUT(diff, cork, 60)
+{
+	unsigned int segs;
+	long t0, took;
+
+	ASSERT_EQ(0, set_int(self->cfd, IPPROTO_TCP, TCP_CORK, 1));
+	EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(0, pollev(self->pfd, POLLIN, 100))
+		TH_LOG("TCP_CORK: the peer got bytes before the uncork");
+	segs = data_segs_in(self->pfd);
+	ASSERT_EQ(0, set_int(self->cfd, IPPROTO_TCP, TCP_CORK, 0));
+	EXPECT_EQ(200, recv_all(self->pfd, UP, &self->up_rx, 200, WAIT_MS));
+	EXPECT_EQ(segs + 1, data_segs_in(self->pfd));
+
+	EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, MSG_MORE));
+	EXPECT_EQ(0, pollev(self->pfd, POLLIN, 100))
+		TH_LOG("MSG_MORE: the peer got bytes before the next send");
+	segs = data_segs_in(self->pfd);
+	EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(200, recv_all(self->pfd, UP, &self->up_rx, 200, WAIT_MS));
+	EXPECT_EQ(segs + 1, data_segs_in(self->pfd));
+
+	ASSERT_EQ(0, set_int(self->cfd, IPPROTO_TCP, TCP_CORK, 1));
+	t0 = now_ms();
+	EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+	EXPECT_EQ(100, recv_all(self->pfd, UP, &self->up_rx, 100, 5000))
+		TH_LOG("corked bytes never left");
+	took = now_ms() - t0;
+	EXPECT_LE(150, took);
+	EXPECT_GE(3000, took);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
 /* Keepalive with timers of a second on a connection that carries data
  * all the while: nothing is ever probed, nothing is reset.
  */
