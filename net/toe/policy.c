@@ -278,8 +278,9 @@ void toe_policy_unregister(struct toedev *tdev)
 }
 
 /* The policy scan. A connection goes back to software when its netns
- * gains a netfilter hook the engine would bypass or the engine gives up a
- * TCP feature the connection uses, and is checked when its
+ * gains a netfilter hook the engine would bypass, the engine gives up a
+ * TCP feature the connection uses, or the application changed SO_MARK or
+ * SO_PRIORITY (its frames must carry them), and is checked when its
  * route went stale (toe_sk_request_route_check()). De-acceleration: one
  * moving fewer than low_rate bytes a second (both directions together)
  * for low_rate_secs seconds running goes back to software, where it
@@ -311,6 +312,10 @@ static void toe_rate_scan(struct work_struct *work)
 				toedev_stat_inc(tdev,
 						TOEDEV_STAT_FEATURE_REFUSED);
 				toe_sk_request_handback(ts->sk, TOE_HB_FEATURE);
+				continue;
+			}
+			if (!toe_sk_meta_ok(ts->sk, ts)) {
+				toe_sk_request_handback(ts->sk, TOE_HB_SOCKOPT);
 				continue;
 			}
 			/* The routing changed (a route, an xfrm policy). */

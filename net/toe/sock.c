@@ -697,10 +697,11 @@ static bool toe_sk_sockopts_ok(const struct sock *sk)
 }
 
 /* SO_MARK and SO_PRIORITY do not reach the proto either: the engine marks
- * its frames as they were at the handover, until the next send hands the
- * socket back to Linux TCP, which marks them as they are.
+ * its frames as they were at the handover, until the next send, or the
+ * policy scan within a second, hands the socket back to Linux TCP, which
+ * marks them as they are. Any context.
  */
-static bool toe_sk_meta_ok(const struct sock *sk, const struct toe_sock *ts)
+bool toe_sk_meta_ok(const struct sock *sk, const struct toe_sock *ts)
 {
 	return READ_ONCE(sk->sk_mark) == ts->mark &&
 	       READ_ONCE(sk->sk_priority) == ts->priority;

@@ -133,6 +133,7 @@ int toe_sk_attach(struct sock *sk);
 bool toe_sk_has_ulp(const struct sock *sk);
 bool toe_sk_filtered(const struct sock *sk, const struct toedev *tdev);
 u32 toe_sk_lacks(const struct sock *sk, const struct toedev *tdev);
+bool toe_sk_meta_ok(const struct sock *sk, const struct toe_sock *ts);
 bool toe_sk_file_closing(const struct sock *sk);
 bool toe_sk_dst_stale(struct sock *sk);
 void toe_sk_request_route_check(struct sock *sk);

@@ -1822,6 +1822,55 @@ TEST_F(diff, sockopt_handback)
 	EXPECT_EQ(ST_ESTABLISHED, tcp_state(self->cfd));
 }
 
+/* Packets we sent to the peer's PORT with skb->mark MARK, counted by an
+ * output rule in table inet toe_diff (chain "marked": "mark" is
+ * a keyword of nft).
+ */
+static int count_marked(struct _test_data_diff *self, int port, int mark)
+{
+	self->nft = true;
+	return run_nft("add table inet toe_diff\n"
+		       "add chain inet toe_diff marked { type filter hook output priority 0; }\n"
+		       "add rule inet toe_diff marked meta mark %#x tcp dport %d counter",
+		       mark, port);
+}
+
+/* SO_MARK set on a connection that sends: its next segments carry the
+ * mark (Linux TCP reads sk_mark for each). SOL_SOCKET options do not
+ * reach the proto: an offloaded one goes back at its next send.
+ */
+TEST_F(diff, so_mark_send)
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, count_marked(self, sock_port(self->pfd, false), 0x42))
+		TH_LOG("nft failed: no nf_tables, or no nft(8)?");
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_MARK, 0x42));
+	pid = bg_recv(self->pfd, UP, &self->up_rx, 100000, 0);
+	EXPECT_EQ(100000, send_all(self->cfd, UP, &self->up_tx, 100000));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_LT(0, nft_packets("marked")) TH_LOG("no segment carried the mark");
+	EXPECT_EQ(false, toe_offloaded(self->cfd));
+}
+
+/* SO_MARK set on a connection that only receives: the ACKs carry the
+ * mark too; an offloaded one goes back within a second.
+ */
+TEST_F_TIMEOUT(diff, so_mark_recv, 60)
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, count_marked(self, sock_port(self->pfd, false), 0x43))
+		TH_LOG("nft failed: no nf_tables, or no nft(8)?");
+	ASSERT_EQ(0, set_int(self->cfd, SOL_SOCKET, SO_MARK, 0x43));
+	usleep(1500000);
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, 100000, 0);
+	EXPECT_EQ(100000, recv_all(self->cfd, DOWN, &self->down_rx, 100000, WAIT_MS));
+	EXPECT_EQ(0, bg_wait(pid));
+	EXPECT_LT(0, nft_packets("marked")) TH_LOG("no ACK carried the mark");
+	EXPECT_EQ(false, toe_offloaded(self->cfd));
+}
+
 /* A pacing rate, set at the socket level (sock_setsockopt(), which the
  * proto never sees): the connection goes back to Linux TCP, which paces,
  * at the next send, and carries on.
