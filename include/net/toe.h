@@ -86,9 +86,21 @@ enum toe_port_change {
  *	tcp_sk(sk)->write_seq, may go out now, in a partial segment if need
  *	be: a send ended without MSG_MORE on a socket not corked, or the
  *	application took TCP_CORK off or set TCP_NODELAY
+ * @TOE_SK_EV_KEEPALIVE_ON: SO_KEEPALIVE is being turned on (SOCK_KEEPOPEN
+ *	is set after the event): the first probe is due a keepalive time
+ *	from now, as tcp_set_keepalive() arms Linux TCP's timer
+ * @TOE_SK_EV_KEEPALIVE_OFF: SO_KEEPALIVE is being turned off
+ * @TOE_SK_EV_KEEPALIVE_TIME: TCP_KEEPIDLE, TCP_KEEPINTVL or TCP_KEEPCNT
+ *	changed while SO_KEEPALIVE is on: the next probe is due a keepalive
+ *	time after the peer was last heard, or now if that passed
+ *
+ * The keepalive events go to engines with %TOE_F_KEEPALIVE only.
  */
 enum toe_sk_event {
 	TOE_SK_EV_PUSH,
+	TOE_SK_EV_KEEPALIVE_ON,
+	TOE_SK_EV_KEEPALIVE_OFF,
+	TOE_SK_EV_KEEPALIVE_TIME,
 };
 
 /**
@@ -236,7 +248,11 @@ struct toe_tcp_timing {
  *	retransmission or probe (since snd_una last moved or the window last
  *	opened); 0 when neither
  * @stall_count: the retransmissions sent in that time, or the window
- *	probes unanswered
+ *	probes unanswered; with %TOE_HB_TIMEOUT from an idle connection
+ *	(nothing in flight or unsent, @stall_ms set), the keepalive probes
+ *	unanswered
+ * @rcv_idle_ms: for how long the engine has had no acceptable segment
+ *	from the peer; Linux TCP's keepalive counts from there (0: now)
  *
  * With %TOE_HB_TIMEOUT and @stall_ms set, Linux TCP takes over the count
  * (icsk_retransmits or icsk_probes_out) and its start (retrans_stamp or
@@ -251,6 +267,7 @@ struct toe_handback {
 	struct sk_buff_head	frames;
 	u32			stall_ms;
 	u8			stall_count;
+	u32			rcv_idle_ms;
 };
 
 /**
@@ -335,7 +352,9 @@ struct toe_handback {
  * @sk_event: something changed on offloaded @sk that the engine acts on
  *	(see &enum toe_sk_event). At connect() the payload handed over may
  *	go in partial segments unless the socket is corked
- *	(tcp_sk(@sk)->nonagle & %TCP_NAGLE_CORK). Required.
+ *	(tcp_sk(@sk)->nonagle & %TCP_NAGLE_CORK), and keepalive is on if
+ *	SOCK_KEEPOPEN is set, the peer last heard keepalive_time_elapsed()
+ *	ago. Required.
  *	Context and locks: process; socket locked; must not sleep.
  *
  * @ctl: device-specific control and queries (TOE_CTL_*), for the driver's
@@ -473,7 +492,18 @@ struct toedev_stats {
 #define TOE_F_SACK		BIT(2)
 #define TOE_F_WSCALE		BIT(3)
 #define TOE_F_ECN		BIT(4)
-#define TOE_F_ALL		GENMASK(4, 0)
+
+/*
+ * TOE_F_KEEPALIVE: the engine sends keepalive probes as
+ * tcp_keepalive_timer() does (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
+ * TCP_KEEPCNT and their sysctls, TCP_USER_TIMEOUT; %TOE_SK_EV_KEEPALIVE_*
+ * say when they change) and hands back a connection whose peer stopped
+ * answering them (%TOE_HB_TIMEOUT) for Linux TCP to reset. Without it, a
+ * socket with SO_KEEPALIVE is not handed over, and one that sets it goes
+ * back.
+ */
+#define TOE_F_KEEPALIVE		BIT(5)
+#define TOE_F_ALL		GENMASK(5, 0)
 
 /**
  * enum toe_ulp_access - who may ask for offload with TCP_ULP "toe"

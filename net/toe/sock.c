@@ -686,14 +686,30 @@ static void toe_tx_work(struct work_struct *work)
 /* Socket-level options go to sock_setsockopt(), never through the proto
  * (SO_KEEPALIVE aside, see toe_keepalive()), so they cannot hand back
  * when set. An engine honours neither a pacing rate nor MSG_ZEROCOPY's
- * completions, and does not send keepalive probes: a socket that asked
- * for one is not handed over; one that asked for a pacing rate or
- * zerocopy while offloaded goes back to Linux TCP at its next send.
+ * completions: a socket that asked for one is not handed over; one that
+ * asked for one while offloaded goes back to Linux TCP at its next send.
  */
 static bool toe_sk_sockopts_ok(const struct sock *sk)
 {
 	return READ_ONCE(sk->sk_max_pacing_rate) == ~0UL &&
-	       !sock_flag(sk, SOCK_ZEROCOPY) && !sock_flag(sk, SOCK_KEEPOPEN);
+	       !sock_flag(sk, SOCK_ZEROCOPY);
+}
+
+/* Is keepalive the engine's (%TOE_F_KEEPALIVE)? Socket owned, offloaded. */
+static bool toe_sk_engine_keepalive(const struct sock *sk)
+{
+	return READ_ONCE(toe_sk(sk)->tdev->features) & TOE_F_KEEPALIVE;
+}
+
+/* Linux TCP's keepalive timer must never run for an offloaded
+ * connection: it reads receive timestamps nothing updates, probes, never
+ * sees the peer's answers (the engine takes them) and resets the
+ * connection. Stopped at the handover and after each change that arms it
+ * (TCP_KEEPIDLE); a run in progress is waited for. Socket owned.
+ */
+static void toe_keepalive_timer_stop(struct sock *sk)
+{
+	sk_stop_timer_sync(sk, &sk->sk_timer);
 }
 
 /* SO_MARK and SO_PRIORITY do not reach the proto either: the engine marks
@@ -975,21 +991,44 @@ static int toe_setsockopt(struct sock *sk, int level, int optname,
 			  sockptr_t optval, unsigned int optlen)
 {
 	struct toe_sock *ts = toe_sk(sk);
+	bool ka = level == SOL_TCP && (optname == TCP_KEEPIDLE ||
+				       optname == TCP_KEEPINTVL ||
+				       optname == TCP_KEEPCNT);
 	int err;
 
-	/* SOCK_KEEPOPEN while offloaded: a handback is on its way (see
-	 * toe_keepalive()); TCP_KEEPIDLE would arm Linux's timer meanwhile.
-	 */
-	if (!toe_sockopt_ok(level, optname) ||
-	    (level == SOL_TCP && sock_flag(sk, SOCK_KEEPOPEN))) {
+	if (!toe_sockopt_ok(level, optname) || ka) {
 		lock_sock(sk);
-		toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
+		/* SOCK_KEEPOPEN with an engine that does not probe: a
+		 * handback is on its way (see toe_keepalive()), and
+		 * TCP_KEEPIDLE would arm Linux's timer meanwhile.
+		 */
+		if (!ka || (toe_sk_offloaded(sk) &&
+			    sock_flag(sk, SOCK_KEEPOPEN) &&
+			    !toe_sk_engine_keepalive(sk)))
+			toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
+		/* keepalive_time_set() arms Linux's timer for a keepalive
+		 * time after the last segment Linux TCP saw: not at once.
+		 */
+		else if (toe_sk_offloaded(sk))
+			tcp_sk(sk)->rcv_tstamp = tcp_jiffies32;
 		release_sock(sk);
 	}
 	err = ts->sk_proto->setsockopt(sk, level, optname, optval, optlen);
-	if (err || level != SOL_TCP ||
-	    (optname != TCP_CORK && optname != TCP_NODELAY))
+	if (err || level != SOL_TCP)
 		return err;
+	if (ka) {
+		lock_sock(sk);
+		if (toe_sk_offloaded(sk) && sock_flag(sk, SOCK_KEEPOPEN)) {
+			toe_keepalive_timer_stop(sk);
+			if (toe_sk_engine_keepalive(sk))
+				ts->tdev->ops->sk_event(ts->tdev, sk,
+							TOE_SK_EV_KEEPALIVE_TIME);
+		}
+		release_sock(sk);
+		return 0;
+	}
+	if (optname != TCP_CORK && optname != TCP_NODELAY)
+		return 0;
 	/* Cork off, or TCP_NODELAY's push (__tcp_sock_set_cork(),
 	 * __tcp_sock_set_nodelay()): what the engine holds goes now.
 	 */
@@ -1003,27 +1042,34 @@ static int toe_setsockopt(struct sock *sk, int level, int optname,
 }
 
 /* SO_KEEPALIVE, with the socket locked (sock_setsockopt(),
- * sock_set_keepalive()), before SOCK_KEEPOPEN changes. Linux TCP's
- * keepalive timer must never run for an offloaded connection: it reads
- * receive timestamps nothing updates, probes, never sees the peer's
- * answers (the engine takes them) and resets the connection. Probing is
- * not the engine's job either, so turning it on hands the connection
- * back, and Linux TCP arms its timer. A BPF program may set it (from
- * softirq, or in process context under RCU), where no handback can
- * run: the timer stays off and the handback runs from the workqueue (it
- * arms the timer, SOCK_KEEPOPEN is set by then).
+ * sock_set_keepalive()), before SOCK_KEEPOPEN changes. While offloaded
+ * probing is the engine's, if it declares %TOE_F_KEEPALIVE: it hears of
+ * the change and Linux TCP's timer stays off. Otherwise turning it on
+ * hands the connection back, and Linux TCP arms its timer. A BPF program
+ * may set it (from softirq, or in process context under RCU), where
+ * neither the device nor a handback can be touched: turning it on then
+ * queues a handback (it arms the timer, SOCK_KEEPOPEN is set by then);
+ * an engine's probing stops by itself once SOCK_KEEPOPEN is clear.
  */
 static void toe_keepalive(struct sock *sk, int valbool)
 {
 	struct toe_sock *ts = toe_sk(sk);
 
-	if (valbool && toe_sk_offloaded(sk)) {
+	if (toe_sk_offloaded(sk)) {
 		if (!in_task() || has_current_bpf_ctx() ||
 		    !sock_owned_by_user(sk)) {
-			toe_sk_request_handback(sk, TOE_HB_SOCKOPT);
+			if (valbool)
+				toe_sk_request_handback(sk, TOE_HB_SOCKOPT);
 			return;
 		}
-		toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
+		if (toe_sk_engine_keepalive(sk)) {
+			ts->tdev->ops->sk_event(ts->tdev, sk, valbool ?
+						TOE_SK_EV_KEEPALIVE_ON :
+						TOE_SK_EV_KEEPALIVE_OFF);
+			return;
+		}
+		if (valbool)
+			toe_sk_handback_locked(sk, TOE_HB_SOCKOPT);
 	}
 	if (toe_sk_offloaded(sk))
 		return;
@@ -1358,11 +1404,13 @@ bool toe_sk_filtered(const struct sock *sk, const struct toedev *tdev)
 }
 
 /**
- * toe_sk_lacks() - what @sk negotiated that @tdev does not carry
+ * toe_sk_lacks() - what @sk uses that @tdev does not carry
  * @sk: an established socket
  * @tdev: the device it is or would be offloaded to
  *
- * Context: any; what it reads of @sk was settled by the handshake.
+ * The extensions the handshake negotiated, and keepalive.
+ *
+ * Context: any.
  * Return: the TOE_F_* features @sk uses and @tdev lacks, 0 if none.
  */
 u32 toe_sk_lacks(const struct sock *sk, const struct toedev *tdev)
@@ -1378,6 +1426,8 @@ u32 toe_sk_lacks(const struct sock *sk, const struct toedev *tdev)
 		used |= TOE_F_WSCALE;
 	if (READ_ONCE(tp->ecn_flags) & TCP_ECN_OK)
 		used |= TOE_F_ECN;
+	if (sock_flag(sk, SOCK_KEEPOPEN))
+		used |= TOE_F_KEEPALIVE;
 	return used & ~READ_ONCE(tdev->features);
 }
 
@@ -1679,6 +1729,8 @@ int toe_sk_handover(struct sock *sk)
 	if (WARN_ON_ONCE(!skb_queue_empty(&ho.unacked)))
 		__skb_queue_purge(&ho.unacked);
 	toe_purge_tx(sk);
+	if (sock_flag(sk, SOCK_KEEPOPEN))
+		toe_keepalive_timer_stop(sk);
 	synchronize_net();
 	__sk_flush_backlog(sk);
 
@@ -1944,6 +1996,25 @@ static void toe_hb_abort(struct sock *sk, struct toe_handback *hb,
 	sk_error_report(sk);
 }
 
+/* Linux TCP's keepalive timer, from when the peer was last heard
+ * (rcv_tstamp) and the @probes the engine sent unanswered: due a
+ * keepalive time after that, or at once when the engine gave up on an
+ * idle connection (tcp_keepalive_timer() then resets it).
+ */
+static void toe_hb_keepalive(struct sock *sk, u8 probes)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	u32 elapsed = keepalive_time_elapsed(tp);
+	u32 when = keepalive_time_when(tp);
+
+	inet_csk(sk)->icsk_probes_out = probes;
+	if (probes)
+		when = 0;
+	else
+		when = when > elapsed ? when - elapsed : 0;
+	inet_csk_reset_keepalive_timer(sk, when);
+}
+
 /* Linux TCP's timers take over from the engine's, with the bytes back on
  * its queues: the retransmission timer runs for bytes in flight
  * (toe_mark_sent()), the window probe timer for bytes behind a shut
@@ -1963,6 +2034,9 @@ static void toe_hb_timers(struct sock *sk, const struct toe_handback *hb,
 	bool stall = reason == TOE_HB_TIMEOUT && hb->stall_ms;
 	u32 since;
 
+	if (sock_flag(sk, SOCK_KEEPOPEN))
+		toe_hb_keepalive(sk, stall && !tp->packets_out &&
+				 !tcp_send_head(sk) ? hb->stall_count : 0);
 	if (tp->packets_out) {
 		if (stall) {
 			since = tcp_time_stamp_raw() - hb->stall_ms;
@@ -2054,6 +2128,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	__skb_queue_head_init(&hb.frames);
 	hb.stall_ms = 0;
 	hb.stall_count = 0;
+	hb.rcv_idle_ms = 0;
 	/* Owned from here on: what reaches Linux TCP meanwhile is in the
 	 * backlog, Linux TCP's once the socket is released.
 	 */
@@ -2118,7 +2193,9 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	tp->rcv_wnd = hb.st.rcv_wnd;
 	tp->rx_opt.ts_recent = hb.st.ts_recent;
 	tp->rx_opt.ts_recent_stamp = ktime_get_seconds();
-	tp->rcv_tstamp = tcp_jiffies32;
+	/* When the peer was last heard: keepalive counts from there. */
+	tp->rcv_tstamp = tcp_jiffies32 - msecs_to_jiffies(hb.rcv_idle_ms);
+	inet_csk(sk)->icsk_ack.lrcvtime = tp->rcv_tstamp;
 	tp->lsndtime = tcp_jiffies32;
 	/* Out of memory (tcp_mem): the connection cannot go on; the peer
 	 * gets a RST, not a half-open connection.
@@ -2129,8 +2206,6 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	}
 
 	toe_hb_timers(sk, &hb, reason);
-	if (sock_flag(sk, SOCK_KEEPOPEN))
-		inet_csk_reset_keepalive_timer(sk, keepalive_time_when(tp));
 	toe_policy_handed_back(sk, reason);
 	/* Tell the peer Linux's window now; not in answer to its RST,
 	 * which Linux TCP processes next and answers with nothing.

@@ -7,7 +7,8 @@
  *   families  rw  "ipv4", "ipv6", "ipv4 ipv6" or "none"
  *   supported ro  families the driver supports
  *   features  ro  what the engine carries (TOE_F_*): "netfilter",
- *                 "timestamps", "sack", "wscale", "ecn", or "none"
+ *                 "timestamps", "sack", "wscale", "ecn", "keepalive",
+ *                 or "none"
  *   driver    ro  the driver's module name
  *   ports     ro  bound net_devices
  *   state     ro  up, down, unregistering
@@ -101,7 +102,7 @@ static ssize_t supported_show(struct device *d, struct device_attribute *attr,
 static DEVICE_ATTR_RO(supported);
 
 static const char * const toe_feature_names[] = {
-	"netfilter", "timestamps", "sack", "wscale", "ecn",
+	"netfilter", "timestamps", "sack", "wscale", "ecn", "keepalive",
 };
 
 static_assert(BIT(ARRAY_SIZE(toe_feature_names)) == TOE_F_ALL + 1);

@@ -48,9 +48,10 @@
  *                              core refuses filtered connections); 1, the
  *                              default: run them
  *     tcp_features MASK        the TCP extensions the device claims
- *                              (TOE_F_TIMESTAMPS, _SACK, _WSCALE, as in
- *                              include/net/toe.h): be silicon without
- *                              some; -EINVAL for one the engine lacks.
+ *                              (TOE_F_TIMESTAMPS, _SACK, _WSCALE,
+ *                              _KEEPALIVE, as in include/net/toe.h): be
+ *                              silicon without some; -EINVAL for one
+ *                              the engine lacks.
  *                              Connections that use one withdrawn go
  *                              back at the core's next scan
  */

@@ -14,9 +14,10 @@
  * them (RFC 6675's loss detection and pipe, simplified), NewReno (RFC
  * 6582) where it does not; slow start and congestion avoidance, flow
  * control with zero-window probing, delayed ACKs, window updates as the
- * host reads, RFC 5961 checks against blind RST, SYN and data injection.
- * A peer that stops answering retransmissions or window probes sends the
- * connection back to Linux TCP, whose timers decide when it is gone.
+ * host reads, RFC 5961 checks against blind RST, SYN and data injection,
+ * TCP_CORK and MSG_MORE, keepalive probes. A peer that stops answering
+ * retransmissions, window probes or keepalive probes sends the connection
+ * back to Linux TCP, whose timers decide when it is gone.
  * Frames are GSO frames within the port's gso_max_size and gso_max_segs.
  * The host's netfilter hooks see every frame the engine takes or sends,
  * as they see Linux TCP's (see "the host's netfilter hooks" below).
@@ -184,6 +185,8 @@ static void toesim_rearm(struct toesim_conn *conn)
 		at = tcb->dack_at;
 	if (tcb->drain_at && (!at || time_before(tcb->drain_at, at)))
 		at = tcb->drain_at;
+	if (tcb->ka_at && (!at || time_before(tcb->ka_at, at)))
+		at = tcb->ka_at;
 	if (at)
 		mod_timer(&tcb->timer, at);
 	else
@@ -1052,8 +1055,10 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 	bool dupack;
 	int i;
 
-	/* The peer is there: it answered any window probe. */
+	/* The peer is there: it answered any window or keepalive probe. */
 	tcb->probes_out = 0;
+	tcb->ka_probes = 0;
+	tcb->last_rcv = jiffies;
 	wnd = seg->wnd << tcb->snd_wscale;
 	if (tcb->sack_ok && seg->nr_sack) {
 		sacked = toesim_sack_bytes(tcb);
@@ -1500,6 +1505,70 @@ static bool toesim_stall(struct toesim_conn *conn, u8 unanswered, bool probe)
 	return false;
 }
 
+static void toesim_ka_arm(struct toesim_tcb *tcb, unsigned long at)
+{
+	tcb->ka_at = at ?: 1;
+}
+
+/* tcp_keepalive_timer(), established: an idle connection whose peer was
+ * not heard for the idle time is probed (a segment at snd_una - 1, which
+ * the peer must answer) every interval; with the count of probes
+ * unanswered, or TCP_USER_TIMEOUT passed since the peer was last heard
+ * and a probe out, the connection goes back to Linux TCP (reason
+ * timeout), whose keepalive timer then resets it at once. One with bytes
+ * in flight or unsent is not idle: the timer looks again an idle time on.
+ */
+static void toesim_keepalive(struct toesim_conn *conn)
+{
+	const struct toesim_host_ops *ops = conn->hw->host_ops;
+	struct toesim_tcb *tcb = &conn->tcb;
+	unsigned long now = jiffies;
+	struct toesim_keepalive ka;
+	u32 idle, ut;
+
+	if (!ops->keepalive(conn->host, &ka) || tcb->fin_seen || tcb->drain_at)
+		return;
+	if (tcb->snd_una != tcb->snd_max || tcb->snd_nxt != tcb->write_seq) {
+		toesim_ka_arm(tcb, now + msecs_to_jiffies(ka.idle_ms));
+		return;
+	}
+	idle = jiffies_to_msecs(now - tcb->last_rcv);
+	if (idle < ka.idle_ms) {
+		toesim_ka_arm(tcb, now + msecs_to_jiffies(ka.idle_ms - idle));
+		return;
+	}
+	ut = ops->user_timeout(conn->host);
+	if ((ut && idle >= ut && tcb->ka_probes) ||
+	    (!ut && tcb->ka_probes >= ka.probes)) {
+		tcb->ka_gone = true;
+		ops->request_remove(conn->host, TOESIM_RM_TIMEOUT);
+		return;
+	}
+	if (toesim_xmit(conn, tcb->snd_una - 1, 0, 0)) {
+		/* Not sent: try again soon (TCP_RESOURCE_PROBE_INTERVAL). */
+		toesim_ka_arm(tcb, now + msecs_to_jiffies(500));
+		return;
+	}
+	if (tcb->ka_probes < U8_MAX)
+		tcb->ka_probes++;
+	toesim_ka_arm(tcb, now + msecs_to_jiffies(ka.intvl_ms));
+}
+
+/* Keepalive turned on (@restart: the first probe an idle time from now,
+ * as tcp_set_keepalive() has it), or its times changed (an idle time
+ * after the peer was last heard, keepalive_time_set()).
+ */
+static void toesim_ka_start(struct toesim_conn *conn, bool restart)
+{
+	struct toesim_tcb *tcb = &conn->tcb;
+	struct toesim_keepalive ka;
+	unsigned long from = restart ? jiffies : tcb->last_rcv;
+
+	conn->hw->host_ops->keepalive(conn->host, &ka);
+	from += msecs_to_jiffies(ka.idle_ms);
+	toesim_ka_arm(tcb, time_after(from, jiffies) ? from : jiffies);
+}
+
 static void toesim_timers(struct toesim_conn *conn)
 {
 	struct toesim_tcb *tcb = &conn->tcb;
@@ -1508,6 +1577,10 @@ static void toesim_timers(struct toesim_conn *conn)
 	if (tcb->dack_at && !time_before(now, tcb->dack_at)) {
 		tcb->dack_at = 0;
 		toesim_send_ack(conn);
+	}
+	if (tcb->ka_at && !time_before(now, tcb->ka_at)) {
+		tcb->ka_at = 0;
+		toesim_keepalive(conn);
 	}
 	if (tcb->rto_at && !time_before(now, tcb->rto_at)) {
 		tcb->rto_at = 0;
@@ -1602,7 +1675,11 @@ static void toesim_finish_remove(struct toesim_conn *conn)
 		hb->stall_ms = jiffies_to_msecs(jiffies - tcb->stall_since) ?: 1;
 		hb->stall_count = tcb->snd_una != tcb->snd_max ?
 				  tcb->backoff : tcb->probes_out;
+	} else if (tcb->ka_gone) {
+		hb->stall_ms = jiffies_to_msecs(jiffies - tcb->last_rcv) ?: 1;
+		hb->stall_count = tcb->ka_probes;
 	}
+	hb->rcv_idle_ms = jiffies_to_msecs(jiffies - tcb->last_rcv);
 
 	/* Unacknowledged payload, trimmed to start at snd_una. */
 	while ((skb = __skb_dequeue(&tcb->sndq))) {
@@ -1643,6 +1720,10 @@ static void toesim_process(struct toesim_conn *conn)
 		return;
 	if (ev & BIT(TOESIM_EV_TX))
 		toesim_take_host_tx(conn);
+	if (ev & BIT(TOESIM_EV_KA_ON))
+		toesim_ka_start(conn, true);
+	else if (ev & BIT(TOESIM_EV_KA_TIME))
+		toesim_ka_start(conn, false);
 	if (ev & BIT(TOESIM_EV_TIMER))
 		toesim_timers(conn);
 	if (ev & BIT(TOESIM_EV_RCVD)) {
@@ -2091,6 +2172,7 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	tcb->snd_max = st->snd_nxt;
 	tcb->write_seq = st->write_seq;
 	tcb->push_req = p->push_seq;
+	tcb->last_rcv = jiffies - p->rcv_idle;
 	tcb->snd_wnd = st->snd_wnd;
 	tcb->snd_wl1 = st->rcv_nxt;
 	tcb->snd_wl2 = st->snd_una;
@@ -2141,6 +2223,8 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	spin_unlock_bh(&hw->lock);
 	if (!skb_queue_empty(&tcb->sndq))
 		toesim_conn_kick(conn, TOESIM_EV_TX);
+	if (p->keepalive)
+		toesim_conn_kick(conn, TOESIM_EV_KA_TIME);
 	return conn;
 
 err_unlock:
@@ -2174,6 +2258,19 @@ void toesim_hw_conn_push(struct toesim_conn *conn, u32 seq)
 {
 	WRITE_ONCE(conn->tcb.push_req, seq);
 	toesim_conn_kick(conn, TOESIM_EV_TX);
+}
+
+/**
+ * toesim_hw_conn_keepalive() - keepalive turned on, or its times changed
+ * @conn: the connection
+ * @restart: turned on: the first probe is due an idle time from now;
+ *	else an idle time after the peer was last heard
+ *
+ * Context: any.
+ */
+void toesim_hw_conn_keepalive(struct toesim_conn *conn, bool restart)
+{
+	toesim_conn_kick(conn, restart ? TOESIM_EV_KA_ON : TOESIM_EV_KA_TIME);
 }
 
 /**

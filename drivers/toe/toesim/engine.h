@@ -29,6 +29,8 @@ enum {
 	TOESIM_EV_TIMER,	/* a timer of the connection fired */
 	TOESIM_EV_REMOVE,	/* the host wants the connection back */
 	TOESIM_EV_NEIGH,	/* the link address changed */
+	TOESIM_EV_KA_ON,	/* keepalive on: first probe an idle time on */
+	TOESIM_EV_KA_TIME,	/* keepalive times changed */
 };
 
 #define TOESIM_SACK_MAX	8
@@ -93,6 +95,10 @@ struct toesim_sack {
  * @backoff: consecutive RTO expirations, window probes sent, or failed
  *	transmissions, since snd_una last moved or the window opened
  * @probes_out: window probes the peer has not answered
+ * @ka_probes: keepalive probes the peer has not answered
+ * @ka_gone: the peer did not answer keepalive: handed back for that
+ * @last_rcv: jiffies of the last acceptable segment from the peer
+ * @ka_at: jiffies of the keepalive timer, 0 if not armed
  * @stall_since: jiffies of the first retransmission timeout or window probe
  *	since snd_una last moved, 0 if none
  * @rto_at: jiffies of the RTO, 0 if not armed
@@ -153,6 +159,10 @@ struct toesim_tcb {
 	u32			rto_ms;
 	u8			backoff;
 	u8			probes_out;
+	u8			ka_probes;
+	bool			ka_gone;
+	unsigned long		last_rcv;
+	unsigned long		ka_at;
 	unsigned long		stall_since;
 	unsigned long		rto_at;
 	unsigned long		dack_at;

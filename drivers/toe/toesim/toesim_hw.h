@@ -126,6 +126,18 @@ enum toesim_oow {
 };
 
 /**
+ * struct toesim_keepalive - a connection's keepalive settings
+ * @idle_ms: idle time before the first probe (TCP_KEEPIDLE)
+ * @intvl_ms: time between probes (TCP_KEEPINTVL)
+ * @probes: unanswered probes before giving up (TCP_KEEPCNT)
+ */
+struct toesim_keepalive {
+	u32	idle_ms;
+	u32	intvl_ms;
+	u32	probes;
+};
+
+/**
  * struct toesim_host_ops - the engine's calls into the host ("interrupts")
  * @deliver: in-order payload from @seq for the host; 0 if taken (the
  *	host then owns @skb), else the engine keeps it unacknowledged
@@ -142,6 +154,9 @@ enum toesim_oow {
  *	none; read while probing a shut window
  * @probe_backoff_max: the most the backoff of window probes grows (Linux
  *	TCP's tcp_retries2); read while probing a shut window
+ * @keepalive: is SO_KEEPALIVE on? Fills @ka with the connection's idle
+ *	time, probe interval and count either way; read when the keepalive
+ *	timer expires
  * @oow_allowed: may the engine send the answer @kind to a segment without
  *	payload now? The host applies its rate limits and counts what it
  *	suppresses
@@ -158,6 +173,7 @@ struct toesim_host_ops {
 	void	(*timing)(void *host, const struct toe_tcp_timing *tm);
 	u32	(*user_timeout)(void *host);
 	u32	(*probe_backoff_max)(void *host);
+	bool	(*keepalive)(void *host, struct toesim_keepalive *ka);
 	bool	(*oow_allowed)(void *host, enum toesim_oow kind);
 };
 
@@ -172,6 +188,8 @@ struct toesim_host_ops {
  *	&struct toe_handover has it; the engine takes it all on success
  * @push_seq: payload up to here may go in a partial segment, beyond it
  *	only in full ones until toesim_hw_conn_push() says otherwise
+ * @keepalive: SO_KEEPALIVE is on
+ * @rcv_idle: jiffies since the peer was last heard
  */
 struct toesim_conn_params {
 	struct toesim_tuple	tuple;
@@ -181,6 +199,8 @@ struct toesim_conn_params {
 	u8			dmac[ETH_ALEN];
 	void			*host;
 	u32			push_seq;
+	bool			keepalive;
+	u32			rcv_idle;
 };
 
 /**
@@ -321,6 +341,7 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 				       const struct toesim_conn_params *p);
 void toesim_hw_conn_post(struct toesim_conn *conn, struct sk_buff *skb);
 void toesim_hw_conn_push(struct toesim_conn *conn, u32 seq);
+void toesim_hw_conn_keepalive(struct toesim_conn *conn, bool restart);
 void toesim_hw_conn_rcvd(struct toesim_conn *conn);
 void toesim_hw_conn_remove(struct toesim_conn *conn, bool drain,
 			   struct toe_handback *hb);

@@ -85,6 +85,17 @@ static u32 toesim_host_user_timeout(void *host)
 	return READ_ONCE(inet_csk(sk)->icsk_user_timeout);
 }
 
+static bool toesim_host_keepalive(void *host, struct toesim_keepalive *ka)
+{
+	const struct sock *sk = host;
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	ka->idle_ms = jiffies_to_msecs(keepalive_time_when(tp));
+	ka->intvl_ms = jiffies_to_msecs(keepalive_intvl_when(tp));
+	ka->probes = keepalive_probes(tp);
+	return sock_flag(sk, SOCK_KEEPOPEN);
+}
+
 /* tcp_send_probe0(): the backoff of window probes stops at tcp_retries2. */
 static u32 toesim_host_probe_backoff_max(void *host)
 {
@@ -166,6 +177,7 @@ static const struct toesim_host_ops toesim_host_ops = {
 	.timing		= toesim_host_timing,
 	.user_timeout	= toesim_host_user_timeout,
 	.probe_backoff_max = toesim_host_probe_backoff_max,
+	.keepalive	= toesim_host_keepalive,
 	.oow_allowed	= toesim_host_oow_allowed,
 };
 
@@ -257,6 +269,8 @@ static int toesim_connect(struct toedev *tdev, struct sock *sk,
 	/* Corked: only what Linux TCP sent went out partial. */
 	p.push_seq = tcp_sk(sk)->nonagle & TCP_NAGLE_CORK ? ho->st.snd_nxt :
 			 ho->st.write_seq;
+	p.keepalive = sock_flag(sk, SOCK_KEEPOPEN);
+	p.rcv_idle = keepalive_time_elapsed(tcp_sk(sk));
 	sock_hold(sk);
 	conn = toesim_hw_conn_add(sd->hw, &p);
 	if (IS_ERR(conn)) {
@@ -282,8 +296,20 @@ static void toesim_recv(struct toedev *tdev, struct sock *sk, int copied)
 static void toesim_sk_event(struct toedev *tdev, struct sock *sk,
 			    enum toe_sk_event ev)
 {
-	if (ev == TOE_SK_EV_PUSH)
+	switch (ev) {
+	case TOE_SK_EV_PUSH:
 		toesim_hw_conn_push(toe_sk_drv(sk), tcp_sk(sk)->write_seq);
+		break;
+	case TOE_SK_EV_KEEPALIVE_ON:
+		toesim_hw_conn_keepalive(toe_sk_drv(sk), true);
+		break;
+	case TOE_SK_EV_KEEPALIVE_TIME:
+		toesim_hw_conn_keepalive(toe_sk_drv(sk), false);
+		break;
+	case TOE_SK_EV_KEEPALIVE_OFF:
+		/* The engine stops when its timer finds SOCK_KEEPOPEN clear. */
+		break;
+	}
 }
 
 /* Fault injection (fail_handback_lose): drop bytes off the end of what

@@ -1712,21 +1712,63 @@ TEST_F_TIMEOUT(diff, keepalive_busy, 60)
 	}
 	EXPECT_EQ(0, sockopt_int(self->cfd, SOL_SOCKET, SO_ERROR));
 	EXPECT_EQ(ST_ESTABLISHED, tcp_state(self->cfd));
-	/* toesim sends no probes: Linux TCP carries keepalive sockets. */
-	EXPECT_EQ(false, toe_offloaded(self->cfd));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
 
-/* Keepalive on an idle connection whose peer answers: the probes keep it
- * up, it carries data afterwards, both ways.
+/* An output rule in table inet toe_diff that counts what we send to the
+ * peer's PORT.
+ */
+static int count_to_peer(struct _test_data_diff *self, int port)
+{
+	self->nft = true;
+	return run_nft("add table inet toe_diff\n"
+		       "add chain inet toe_diff out { type filter hook output priority 0; }\n"
+		       "add rule inet toe_diff out tcp dport %d counter", port);
+}
+
+/* Keepalive on an idle connection whose peer answers: the probes go out
+ * (one a second: each answer restarts the idle time), keep it up, and it
+ * carries data afterwards, both ways.
  */
 TEST_F_TIMEOUT(diff, keepalive_idle, 60)
 {
+	long probes;
+
+	ASSERT_EQ(0, count_to_peer(self, sock_port(self->pfd, false)))
+		TH_LOG("nft failed: no nf_tables, or no nft(8)?");
 	ASSERT_EQ(0, set_keepalive(self->cfd, 2));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 	sleep(5);
+	probes = nft_packets("out");
+	EXPECT_LE(3, probes) TH_LOG("%ld keepalive probes in 5 s", probes);
+	EXPECT_GE(6, probes) TH_LOG("%ld keepalive probes in 5 s", probes);
 	EXPECT_EQ(0, sockopt_int(self->cfd, SOL_SOCKET, SO_ERROR));
 	EXPECT_EQ(ST_ESTABLISHED, tcp_state(self->cfd));
-	EXPECT_EQ(false, toe_offloaded(self->cfd));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 	both_ways(_metadata, self, 100000);
+}
+
+/* Keepalive on an idle connection whose peer vanished: idle 1 s, probes
+ * 1 s apart, two unanswered: ETIMEDOUT some 3 s after the peer was last
+ * heard, as tcp_keepalive_timer() has it.
+ */
+TEST_F_TIMEOUT(diff, keepalive_peer_gone, 60)
+{
+	long t0, took;
+
+	ASSERT_EQ(0, drop_peer(self, sock_port(self->pfd, false)))
+		TH_LOG("nft failed: no nf_tables, or no nft(8)?");
+	t0 = now_ms();
+	ASSERT_EQ(0, set_keepalive(self->cfd, 2));
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+	EXPECT_EQ(POLLERR, wait_events(self->cfd, POLLERR, 20000))
+		TH_LOG("no error: keepalive never gave up");
+	took = now_ms() - t0;
+	EXPECT_EQ(ETIMEDOUT, sockopt_int(self->cfd, SOL_SOCKET, SO_ERROR));
+	EXPECT_LE(2500, took);
+	EXPECT_GE(6000, took);
+	EXPECT_LT(0, nft_packets("in")) TH_LOG("the peer answered no probe");
+	EXPECT_EQ(ST_CLOSE, tcp_state(self->cfd));
 }
 
 /* The peer's keepalive probes (a segment at our rcv_nxt - 1, no payload)

@@ -43,7 +43,8 @@ toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
 F_TIMESTAMPS=0x2
 F_SACK=0x4
 F_WSCALE=0x8
-ALL=$((F_TIMESTAMPS | F_SACK | F_WSCALE))
+F_KEEPALIVE=0x20
+ALL=$((F_TIMESTAMPS | F_SACK | F_WSCALE | F_KEEPALIVE))
 
 stat() {
 	toe_dev_stat "$H" "$1"
@@ -57,15 +58,17 @@ hsysctl() {
 	ip netns exec "$H" sysctl -qw "$@"
 }
 
-# expect NAME ADDR PORT ULP REFUSED: a 1 MB transfer each way asking for
-# the engine; TCP_ULP gives ULP (ok, ENOTSUP), feature_refused grows by
-# REFUSED, and the bytes arrive intact either way.
+# expect NAME ADDR PORT ULP REFUSED [OPTION...]: a 1 MB transfer each way
+# asking for the engine (with the client's toe_xfer.py OPTIONs); TCP_ULP
+# gives ULP (ok, ENOTSUP), feature_refused grows by REFUSED, and the
+# bytes arrive intact either way.
 expect() {
 	local name=$1 addr=$2 port=$3 want=$4 refused=$5 r0 h0 ulp
 
+	shift 5
 	r0=$(stat feature_refused)
 	h0=$(stat handovers)
-	toe_xfer_start "$name" "$addr" "$port" $((1 << 20)) --ulp
+	toe_xfer_start "$name" "$addr" "$port" $((1 << 20)) --ulp "$@"
 	toe_xfer_finish "$name" $((1 << 20))
 	check_err $? "$addr: $name: the transfer did not arrive intact"
 	ulp=$(toe_xfer_ulp "$TMP/$name.c")
@@ -78,7 +81,7 @@ expect() {
 }
 
 features=$(cat "/sys/class/toe/$TOE/features")
-[ "$features" = "netfilter timestamps sack wscale" ]
+[ "$features" = "netfilter timestamps sack wscale keepalive" ]
 check_err $? "features: '$features'"
 [ "$(cat "$DBG/tcp_features")" = "$(printf '%#x' $ALL)" ]
 check_err $? "tcp_features: $(cat "$DBG/tcp_features")"
@@ -116,6 +119,21 @@ for f in timestamps:$F_TIMESTAMPS:tcp_timestamps sack:$F_SACK:tcp_sack \
 	echo $ALL > "$DBG/tcp_features"
 	log_test "engine without $name: refused where negotiated, offloaded where not"
 done
+
+# --- silicon that sends no keepalive probes ---------------------------------------
+
+echo $((ALL & ~F_KEEPALIVE)) > "$DBG/tcp_features"
+for addr in 10.77.0.2 2001:db8:77::2; do
+	expect "ka$port" "$addr" $port ENOTSUP 1 --keepalive
+	expect "noka$port" "$addr" $((port + 1)) ok 0
+	port=$((port + 2))
+done
+echo $ALL > "$DBG/tcp_features"
+for addr in 10.77.0.2 2001:db8:77::2; do
+	expect "ka$port" "$addr" $port ok 0 --keepalive
+	port=$((port + 1))
+done
+log_test "engine without keepalive: SO_KEEPALIVE refused; with: offloaded"
 
 # --- withdrawn while offloaded ---------------------------------------------------
 

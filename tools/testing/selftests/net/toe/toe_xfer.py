@@ -159,6 +159,7 @@ def main():
     ap.add_argument("--ttl", type=int, default=None)
     ap.add_argument("--mark", type=int, default=None)
     ap.add_argument("--priority", type=int, default=None)
+    ap.add_argument("--keepalive", action="store_true")
     a = ap.parse_args()
     out = {}
 
@@ -192,6 +193,8 @@ def main():
             s.setsockopt(socket.SOL_SOCKET, SO_MARK, a.mark)
         if a.priority is not None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, a.priority)
+        if a.keepalive:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         s.connect((addr, port))
         if a.ulp:
             offload(s, out)
