@@ -168,6 +168,14 @@ enum toe_handback_reason {
  *	netfilter); handover only
  * @priority: sk_priority, for the engine's frames (skb->priority: the
  *	qdisc's class); handover only
+ * @ip_id: IPv4: the IP ID of the next segment (inet_id: Linux TCP numbers
+ *	its segments up from there, one per segment); at handback, where the
+ *	engine got to
+ * @df: IPv4: segments carry DF (ip_dont_fragment(): IP_MTU_DISCOVER and
+ *	the route say); handover only
+ * @flowlabel: IPv6: the flow label of Linux TCP's segments, the socket's
+ *	own or the one ip6_make_flowlabel() derives from sk_txhash; handover
+ *	only
  *
  * The sequence numbers obey snd_una <= snd_nxt <= write_seq and
  * copied_seq <= rcv_nxt (mod 2^32).
@@ -192,6 +200,9 @@ struct toe_tcp_state {
 	u8 ttl;
 	u32 mark;
 	u32 priority;
+	u16 ip_id;
+	bool df;
+	__be32 flowlabel;
 };
 
 /**

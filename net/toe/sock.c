@@ -1449,10 +1449,39 @@ static bool toe_sk_on_tdev(struct sock *sk, struct toedev *tdev)
 	return ret;
 }
 
+#if IS_ENABLED(CONFIG_IPV6)
+/* ip6_xmit()'s flow label for the socket's segments: its own, or, with
+ * automatic labels, ip6_make_flowlabel()'s from the hash TCP gives each
+ * skb (sk_txhash).
+ */
+static __be32 toe_flowlabel(const struct sock *sk)
+{
+	const struct ipv6_pinfo *np = inet6_sk(sk);
+	struct net *net = sock_net(sk);
+	u8 mode = net->ipv6.sysctl.auto_flowlabels;
+	__be32 label = np->flow_label & IPV6_FLOWLABEL_MASK;
+	bool autolabel;
+
+	autolabel = np->autoflowlabel_set ? np->autoflowlabel :
+		    ip6_default_np_autolabel(net);
+	if (label || mode == IP6_AUTO_FLOW_LABEL_OFF ||
+	    (!autolabel && mode != IP6_AUTO_FLOW_LABEL_FORCED))
+		return label;
+	label = (__force __be32)rol32(READ_ONCE(sk->sk_txhash), 16) &
+		IPV6_FLOWLABEL_MASK;
+	if (net->ipv6.sysctl.flowlabel_state_ranges)
+		label |= IPV6_FLOWLABEL_STATELESS_FLAG;
+	return label;
+}
+#endif
+
 /* The IP header fields and skb metadata of Linux TCP's segments, as
- * ip_queue_xmit() and ip6_xmit() set them. Socket options that change
- * the first two hand the socket back (SOL_IP, SOL_IPV6); SO_MARK and
- * SO_PRIORITY at the next send (toe_sk_meta_ok()).
+ * ip_queue_xmit() and ip6_xmit() set them (TOS or traffic class, TTL or
+ * hop limit, DF, the IPv4 ID, the IPv6 flow label). Socket options that
+ * change the IP header hand the socket back (SOL_IP, SOL_IPV6); SO_MARK
+ * and SO_PRIORITY at the next send or within a second (toe_sk_meta_ok()).
+ * A flow label Linux TCP would pick anew after a timeout (a new
+ * sk_txhash) stays the handover's while the engine carries it.
  */
 static void toe_fill_ip(struct sock *sk, struct toe_tcp_state *st)
 {
@@ -1471,6 +1500,7 @@ static void toe_fill_ip(struct sock *sk, struct toe_tcp_state *st)
 		if (ttl < 0)
 			ttl = dst ? ip6_dst_hoplimit(dst) : 64;
 		st->ttl = ttl;
+		st->flowlabel = toe_flowlabel(sk);
 		return;
 	}
 #endif
@@ -1479,6 +1509,8 @@ static void toe_fill_ip(struct sock *sk, struct toe_tcp_state *st)
 	if (ttl < 0)
 		ttl = dst ? ip4_dst_hoplimit(dst) : 64;
 	st->ttl = ttl;
+	st->ip_id = atomic_read(&inet->inet_id);
+	st->df = dst ? ip_dont_fragment(sk, dst) : true;
 }
 
 static void toe_fill_state(struct sock *sk, struct toe_tcp_state *st)
@@ -2193,6 +2225,9 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	tp->rcv_wnd = hb.st.rcv_wnd;
 	tp->rx_opt.ts_recent = hb.st.ts_recent;
 	tp->rx_opt.ts_recent_stamp = ktime_get_seconds();
+	/* IPv4 IDs go on from the engine's. */
+	if (toe_family_bit(sk) == TOE_FAMILY_IPV4)
+		atomic_set(&inet_sk(sk)->inet_id, hb.st.ip_id);
 	/* When the peer was last heard: keepalive counts from there. */
 	tp->rcv_tstamp = tcp_jiffies32 - msecs_to_jiffies(hb.rcv_idle_ms);
 	inet_csk(sk)->icsk_ack.lrcvtime = tp->rcv_tstamp;

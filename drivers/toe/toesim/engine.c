@@ -624,7 +624,7 @@ static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
 		struct ipv6hdr *ip6 = skb_push(skb, sizeof(*ip6));
 
 		skb_reset_network_header(skb);
-		ip6_flow_hdr(ip6, tcb->tos, 0);
+		ip6_flow_hdr(ip6, tcb->tos, tcb->flowlabel);
 		ip6->payload_len = htons(tcphl + len);
 		ip6->nexthdr = IPPROTO_TCP;
 		ip6->hop_limit = tcb->ttl;
@@ -641,8 +641,10 @@ static int toesim_xmit(struct toesim_conn *conn, u32 seq, u32 len, u8 flags)
 		iph->ihl = 5;
 		iph->tos = tcb->tos;
 		iph->tot_len = htons(iphl + tcphl + len);
-		iph->id = 0;
-		iph->frag_off = htons(IP_DF);
+		/* One ID a segment: GSO numbers the rest up from this. */
+		iph->id = htons(tcb->ip_id);
+		tcb->ip_id += len > tcb->mss ? DIV_ROUND_UP(len, tcb->mss) : 1;
+		iph->frag_off = tcb->df ? htons(IP_DF) : 0;
 		iph->ttl = tcb->ttl;
 		iph->protocol = IPPROTO_TCP;
 		iph->saddr = conn->tuple.saddr.s6_addr32[3];
@@ -1671,6 +1673,7 @@ static void toesim_finish_remove(struct toesim_conn *conn)
 	hb->st.ts_recent = tcb->ts_recent;
 	hb->st.srtt_us = tcb->srtt_us;
 	hb->st.mss = tcb->mss;
+	hb->st.ip_id = tcb->ip_id;
 	if (tcb->stall_since) {
 		hb->stall_ms = jiffies_to_msecs(jiffies - tcb->stall_since) ?: 1;
 		hb->stall_count = tcb->snd_una != tcb->snd_max ?
@@ -2191,6 +2194,9 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	tcb->ttl = st->ttl;
 	tcb->mark = st->mark;
 	tcb->priority = st->priority;
+	tcb->flowlabel = st->flowlabel;
+	tcb->ip_id = st->ip_id;
+	tcb->df = st->df;
 	tcb->cwnd = 10 * tcb->mss;
 	tcb->ssthresh = U32_MAX;
 	tcb->rto_ms = TOESIM_RTO_INIT_MS;

@@ -84,6 +84,9 @@ struct toesim_sack {
  * @ttl: IPv4 TTL or IPv6 hop limit of every segment
  * @mark: skb->mark of every frame
  * @priority: skb->priority of every frame
+ * @flowlabel: IPv6 flow label of every segment
+ * @ip_id: IPv4 ID of the next segment
+ * @df: IPv4 DF on every segment
  * @mss: send MSS, payload bytes
  * @snd_wscale: shift of the peer's window field
  * @rcv_wscale: shift of our window field
@@ -146,6 +149,9 @@ struct toesim_tcb {
 	u32			tsoffset;
 	u32			mark;
 	u32			priority;
+	__be32			flowlabel;
+	u16			ip_id;
+	bool			df;
 	u8			tos;
 	u8			ttl;
 	u16			mss;

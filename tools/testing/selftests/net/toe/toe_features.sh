@@ -169,20 +169,38 @@ count() {
 		sed -n 's/.*bytes \([0-9]*\).*/\1/p'
 }
 
+# packets NAME: the packets nft counter NAME saw at the peer.
+packets() {
+	ip netns exec "$P" nft list counter inet toe_feat "$1" |
+		sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}
+
 # tables PORT: counters of the client's segments to PORT, all of them and
-# those with what it asked for: at the peer's input (DSCP EF, TTL or hop
-# limit 77) and at the host's output (mark 0x42, priority 0:5; toesim
-# runs the host's hooks on its frames).
+# those with what it asked for: at the peer's input (DSCP CS5, TTL or hop
+# limit 77, no DF) and at the host's output (mark 0x42, priority 0:5;
+# toesim runs the host's hooks on its frames). And at the peer's input,
+# IPv4 frames with ID 0 and others (Linux TCP numbers them up from a
+# random start: one 0 at most), IPv6 frames with flow label 0 and others
+# (automatic labels are on: none 0). The traffic class asked for, CS5
+# (0xa0), leaves clear its low bits, next to the flow label.
 tables() {
 	ip netns exec "$P" nft -f - <<-EOT || return 1
 		table inet toe_feat {
 			counter segs {}
 			counter asked {}
+			counter zero_id {}
+			counter id {}
+			counter zero_label {}
+			counter label {}
 			chain in {
 				type filter hook input priority 0;
 				tcp dport $1 counter name segs
-				tcp dport $1 ip dscp ef ip ttl 77 counter name asked
-				tcp dport $1 ip6 dscp ef ip6 hoplimit 77 counter name asked
+				tcp dport $1 ip dscp cs5 ip ttl 77 ip frag-off & 0x4000 == 0 counter name asked
+				tcp dport $1 ip6 dscp cs5 ip6 hoplimit 77 counter name asked
+				tcp dport $1 ip id 0 counter name zero_id
+				tcp dport $1 ip id != 0 counter name id
+				tcp dport $1 ip6 flowlabel 0 counter name zero_label
+				tcp dport $1 ip6 flowlabel != 0 counter name label
 			}
 		}
 	EOT
@@ -205,8 +223,8 @@ for carrier in software offloaded; do
 		[ $carrier = offloaded ] && ulp=--ulp
 		tables $port || fail "cannot set up nft counters"
 		h0=$(stat handovers)
-		toe_xfer_start "ip$port" "$addr" $port $((1 << 20)) $ulp --tos 184 --ttl 77 \
-			--mark 66 --priority 5
+		toe_xfer_start "ip$port" "$addr" $port $((1 << 20)) $ulp --tos 160 --ttl 77 \
+			--mark 66 --priority 5 --no-df
 		toe_xfer_finish "ip$port" $((1 << 20))
 		check_err $? "$addr, $carrier: the transfer did not arrive intact"
 		if [ $carrier = offloaded ]; then
@@ -214,6 +232,13 @@ for carrier in software offloaded; do
 				[ "$(stat handovers)" = $((h0 + 1)) ]
 			check_err $? "$addr: not offloaded: $(toe_xfer_ulp "$TMP/ip$port.c")"
 		fi
+		zid=$(packets zero_id)
+		zlabel=$(packets zero_label)
+		nz=$(packets id)
+		[ "${addr#*:}" = "$addr" ] || nz=$(packets label)
+		log_info "$addr, $carrier: frames with IP ID 0 $zid, flow label 0 $zlabel, others $nz"
+		[ "$zid" -le 1 ] && [ "$zlabel" = 0 ] && [ "$nz" -gt 1 ]
+		check_err $? "$addr, $carrier: frames with IP ID 0 $zid, flow label 0 $zlabel, others $nz"
 		for ns in "$P" "$H"; do
 			all=$(count "$ns" segs)
 			asked=$(count "$ns" asked)
@@ -223,7 +248,7 @@ for carrier in software offloaded; do
 		done
 		port=$((port + 1))
 	done
-	log_test "$carrier: every segment has the TOS, TTL, mark and priority asked for"
+	log_test "$carrier: every segment has the TOS, TTL, DF, mark and priority asked for, IP IDs and flow labels as Linux TCP's"
 done
 
 exit "$EXIT_STATUS"

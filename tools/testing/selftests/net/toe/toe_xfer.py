@@ -11,6 +11,7 @@
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
 #                      [--rate BYTES_PER_S] [--ulp-after BYTES] [--drain]
 #                      [--tos N] [--ttl N] [--mark N] [--priority N]
+#                      [--keepalive] [--no-df]
 #
 # --ulp asks for the "toe" ULP right after connect (the explicit offload);
 # the result is reported as "ulp": "ok" or the errno name. --notoe sets the
@@ -27,7 +28,9 @@
 # the bytes to a file first and sends them with sendfile(), as a web server
 # does: through the socket's sendpage path instead of sendmsg.
 # --tos, --ttl (IP_TOS/IP_TTL, IPV6_TCLASS/IPV6_UNICAST_HOPS), --mark and
-# --priority (SO_MARK, SO_PRIORITY) are set on the client before connect.
+# --priority (SO_MARK, SO_PRIORITY) are set on the client before connect,
+# and so are --keepalive (SO_KEEPALIVE) and --no-df (IPv4: IP_MTU_DISCOVER
+# IP_PMTUDISC_DONT, segments without DF).
 
 import argparse
 import errno
@@ -44,6 +47,8 @@ import time
 
 TCP_ULP = 31
 SO_MARK = 36
+IP_MTU_DISCOVER = 10
+IP_PMTUDISC_DONT = 0
 CHUNK = 1 << 16
 
 
@@ -160,6 +165,7 @@ def main():
     ap.add_argument("--mark", type=int, default=None)
     ap.add_argument("--priority", type=int, default=None)
     ap.add_argument("--keepalive", action="store_true")
+    ap.add_argument("--no-df", action="store_true")
     a = ap.parse_args()
     out = {}
 
@@ -195,6 +201,8 @@ def main():
             s.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, a.priority)
         if a.keepalive:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if a.no_df and not v6:
+            s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
         s.connect((addr, port))
         if a.ulp:
             offload(s, out)
