@@ -9,13 +9,15 @@
 # software or offloaded; toe_segments.sh runs the same script against
 # both and requires the same replies.
 #
-#   toe_segments.py app PORT STATUS [--offload]
-#       (host netns) accept one connection on PORT, ask for the "toe" ULP
-#       if --offload, write "ready ULP" to STATUS, read to the end, then
-#       write a JSON line with what was read and how it ended.
+#   toe_segments.py app PORT STATUS [--offload] [--v6]
+#       (host netns) accept one connection on PORT (IPv6 with --v6), ask
+#       for the "toe" ULP if --offload, write "ready ULP" to STATUS, read
+#       to the end, then write a JSON line with what was read and how it
+#       ended.
 #   toe_segments.py peer IFACE SRC DST PORT SPORT STATUS OUT
-#       (peer netns) open the connection from SRC:SPORT, wait for STATUS,
-#       run the steps, write one JSON object of replies per step to OUT.
+#       (peer netns) open the connection from SRC:SPORT (IPv4 or IPv6
+#       addresses), wait for STATUS, run the steps, write one JSON object
+#       of replies per step to OUT.
 #
 # A reply is recorded as "FLAGS seq ack len", seq and ack relative to the
 # host's and the peer's initial sequence numbers. Windows and options are
@@ -33,10 +35,11 @@ import time
 TCP_ULP = 31
 
 
-def app(port, status, offload):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def app(port, status, offload, v6):
+    ls = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                       socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("0.0.0.0", port))
+    ls.bind(("::" if v6 else "0.0.0.0", port))
     ls.listen(1)
     print("listening", flush=True)
     c, _ = ls.accept()
@@ -72,18 +75,21 @@ class Peer:
     """The peer's end: our sequence numbers, the host's, and timestamps."""
 
     def __init__(self, iface, src, dst, port, sport):
-        from scapy.all import Ether, IP, TCP, conf, get_if_hwaddr, getmacbyip
-        self.Ether, self.IP, self.TCP = Ether, IP, TCP
+        from scapy.all import (Ether, IP, IPv6, TCP, conf, get_if_hwaddr,
+                               getmacbyip, getmacbyip6)
+        self.v6 = ":" in dst
+        self.Ether, self.TCP = Ether, TCP
+        self.IP = IPv6 if self.v6 else IP
         conf.verb = 0
         self.iface, self.src, self.dst = iface, src, dst
         self.port, self.sport = port, sport
         self.sock = conf.L2socket(iface=iface)
         self.mac = get_if_hwaddr(iface)
-        self.hmac = getmacbyip(dst)
+        self.hmac = getmacbyip6(dst) if self.v6 else getmacbyip(dst)
         # Frames are read as they come, from a packet socket of our own:
         # each reply belongs to the step that drew it.
         self.rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
-                                socket.htons(0x0800))
+                                socket.htons(0x86dd if self.v6 else 0x0800))
         self.rx.bind((iface, 0))
         self.iss = 0x10000000
         self.snd_nxt = self.iss
@@ -91,6 +97,10 @@ class Peer:
         self.rcv_nxt = None
         self.ts0 = int(time.monotonic() * 1000)
         self.tsecr = 0
+
+    def is_host(self, addr):
+        fam = socket.AF_INET6 if self.v6 else socket.AF_INET
+        return socket.inet_pton(fam, addr) == socket.inet_pton(fam, self.dst)
 
     def tsval(self, delta=0):
         return (int(time.monotonic() * 1000) - self.ts0 + 1000 + delta) & 0xffffffff
@@ -141,7 +151,7 @@ class Peer:
             if addr[2] == socket.PACKET_OUTGOING:
                 continue
             p = self.Ether(data)
-            if (p.haslayer(self.TCP) and p[self.IP].src == self.dst and
+            if (p.haslayer(self.TCP) and self.is_host(p[self.IP].src) and
                     p[self.TCP].sport == self.port and
                     p[self.TCP].dport == self.sport):
                 out.append(p)
@@ -176,7 +186,8 @@ class Peer:
     def _syn(self):
         t = self.TCP(sport=self.sport, dport=self.port, flags="S",
                      seq=self.iss, window=65535,
-                     options=[("MSS", 1460), ("SAckOK", b""),
+                     options=[("MSS", 1440 if self.v6 else 1460),
+                              ("SAckOK", b""),
                               ("Timestamp", (self.tsval(), 0)),
                               ("WScale", 7)])
         return self.Ether(src=self.mac, dst=self.hmac) / \
@@ -343,7 +354,8 @@ def peer(iface, src, dst, port, sport, status, out):
 
 def main():
     if sys.argv[1] == "app":
-        app(int(sys.argv[2]), sys.argv[3], "--offload" in sys.argv[4:])
+        app(int(sys.argv[2]), sys.argv[3], "--offload" in sys.argv[4:],
+            "--v6" in sys.argv[4:])
     else:
         peer(*sys.argv[2:9])
     return 0

@@ -6,7 +6,8 @@
 # probes, old, out-of-window and bad-checksum data, RSTs and SYNs in and
 # out of the window (RFC 5961), ACKs of unsent and of far too old data,
 # PAWS, a burst of RSTs (the challenge ACK rate limit). The same script
-# runs against a connection Linux TCP carries and one toesim carries;
+# runs, over IPv4 and over IPv6, against a connection Linux TCP carries
+# and one toesim carries;
 # each step must draw the same replies (flags, relative sequence and
 # acknowledgement numbers, payload length) from both, and the host's
 # application must read the same bytes and see the same reset. A few
@@ -28,7 +29,8 @@ defer rm -rf "$TMP"
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim
 
-toe_pair "$H" "$P" 10.79.0 || fail "cannot create the namespaces and veth pair"
+toe_pair "$H" "$P" 10.79.0 2001:db8:79 ||
+	fail "cannot create the namespaces and veth pair"
 toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
 # The peer's kernel has no socket for the scripted connection: its RSTs
 # (to the host's SYN-ACK and every segment after) must not reach the host.
@@ -40,32 +42,28 @@ ip netns exec "$P" nft -f - <<-EOF || fail "cannot add the peer's nft table"
 		}
 	}
 EOF
-toe_ping "$P" 10.79.0.1 || fail "no route between the namespaces"
+{ toe_ping "$P" 10.79.0.1 && toe_ping "$P" 2001:db8:79::1; } ||
+	fail "no route between the namespaces"
 
 # run CARRIER SPORT: the script against a host socket in software
-# (native) or offloaded (toe); the peer's replies in $TMP/CARRIER.json,
-# the application's result in $TMP/CARRIER.app.
+# (native) or offloaded (toe), over IPv$fam; the peer's replies in
+# $TMP/CARRIER.json, the application's result in $TMP/CARRIER.app.
 run() {
-	local carrier=$1 sport=$2 port=5400 app off=
+	local carrier=$1 sport=$2 port=540$fam app off= six= src=10.79.0.2
+	local dst=10.79.0.1
 
 	[ "$carrier" = toe ] && off=--offload
+	[ $fam = 6 ] && six=--v6 src=2001:db8:79::2 dst=2001:db8:79::1
 	rm -f "$TMP/$carrier.status"
 	ip netns exec "$H" timeout 120 python3 "$SEG" app $port \
-		"$TMP/$carrier.status" $off > "$TMP/$carrier.app" 2>&1 &
+		"$TMP/$carrier.status" $off $six > "$TMP/$carrier.app" 2>&1 &
 	app=$!
 	toe_wait_listen "$H" $port || return 1
-	ip netns exec "$P" timeout 100 python3 "$SEG" peer vp 10.79.0.2 \
-		10.79.0.1 $port "$sport" "$TMP/$carrier.status" \
+	ip netns exec "$P" timeout 100 python3 "$SEG" peer vp $src \
+		$dst $port "$sport" "$TMP/$carrier.status" \
 		"$TMP/$carrier.json" > "$TMP/$carrier.peer" 2>&1
 	toe_wait_pid 30 "$app" "$carrier application"
 }
-
-h0=$(toe_dev_stat "$H" handovers)
-run native 41001
-check_err $? "the software run failed: $(tail -n 3 "$TMP/native.peer")"
-run toe 41002
-check_err $? "the offloaded run failed: $(tail -n 3 "$TMP/toe.peer")"
-log_test "the script ran against both carriers"
 
 # field FILE KEY: a step's replies, one per line.
 field() {
@@ -75,22 +73,15 @@ v = json.load(open(sys.argv[1])).get(sys.argv[2])
 print("\n".join(v) if isinstance(v, list) else v)' "$1" "$2" 2> /dev/null
 }
 
+# expect_status CARRIER STATUS: what the application said.
 expect_status() {
 	[ "$(field "$TMP/$1.json" status)" = "$2" ]
 	check_err $? "$1: the application said '$(field "$TMP/$1.json" status)', want '$2'"
 }
-expect_status native "ready -"
-expect_status toe "ready ok"
-[ "$(toe_dev_stat "$H" handovers)" -eq $((h0 + 1)) ]
-check_err $? "the offloaded run was not handed over"
-# Every step but the last reset reached the engine, not Linux TCP.
-[ "$(field "$TMP/native.json" carried)" = 0 ] &&
-	[ "$(field "$TMP/toe.json" carried)" = 1 ]
-check_err $? "offloaded before the reset: software run $(field "$TMP/native.json" carried), offloaded run $(field "$TMP/toe.json" carried)"
-log_test "one connection in software, one offloaded"
 
-# What Linux TCP answers, from its source (tcp_validate_incoming(),
-# tcp_ack(), tcp_send_challenge_ack()): a check on the harness itself.
+# known STEP N: Linux TCP sends N replies to STEP, from its source
+# (tcp_validate_incoming(), tcp_ack(), tcp_send_challenge_ack()): a
+# check on the harness itself.
 known() {
 	local step=$1 want=$2 got
 
@@ -98,32 +89,52 @@ known() {
 	[ "$got" -eq "$want" ]
 	check_err $? "software, $step: $got replies, Linux TCP sends $want"
 }
-known data 1
-known keepalive 1
-known rst_outside 0
-known challenge_burst 1
-known bad_checksum 0
-log_test "software carrier: the replies Linux TCP is known to send"
 
-for step in data keepalive keepalive_byte old_data beyond_window \
-	ack_beyond_window rst_in_window rst_outside syn ack_unsent \
-	ack_too_old paws bad_checksum data_after challenge_burst rst_exact; do
-	native=$(field "$TMP/native.json" "$step" | tr '\n' ',')
-	toe=$(field "$TMP/toe.json" "$step" | tr '\n' ',')
-	[ "$native" = "$toe" ]
-	check_err $? "software: '${native%,}', offloaded: '${toe%,}'"
-	log_test "$step: the same replies on both carriers (${native%,})"
+for fam in 4 6; do
+	h0=$(toe_dev_stat "$H" handovers)
+	run native 4100$fam
+	check_err $? "IPv$fam: the software run failed: $(tail -n 3 "$TMP/native.peer")"
+	run toe 4101$fam
+	check_err $? "IPv$fam: the offloaded run failed: $(tail -n 3 "$TMP/toe.peer")"
+	log_test "IPv$fam: the script ran against both carriers"
+
+	expect_status native "ready -"
+	expect_status toe "ready ok"
+	[ "$(toe_dev_stat "$H" handovers)" -eq $((h0 + 1)) ]
+	check_err $? "the offloaded run was not handed over"
+	# Every step but the last reset reached the engine, not Linux TCP.
+	[ "$(field "$TMP/native.json" carried)" = 0 ] &&
+		[ "$(field "$TMP/toe.json" carried)" = 1 ]
+	check_err $? "offloaded before the reset: software run $(field "$TMP/native.json" carried), offloaded run $(field "$TMP/toe.json" carried)"
+	log_test "IPv$fam: one connection in software, one offloaded"
+
+	known data 1
+	known keepalive 1
+	known rst_outside 0
+	known challenge_burst 1
+	known bad_checksum 0
+	log_test "IPv$fam: software carrier: the replies Linux TCP is known to send"
+
+	for step in data keepalive keepalive_byte old_data beyond_window \
+		ack_beyond_window rst_in_window rst_outside syn ack_unsent \
+		ack_too_old paws bad_checksum data_after challenge_burst rst_exact; do
+		native=$(field "$TMP/native.json" "$step" | tr '\n' ',')
+		toe=$(field "$TMP/toe.json" "$step" | tr '\n' ',')
+		[ "$native" = "$toe" ]
+		check_err $? "software: '${native%,}', offloaded: '${toe%,}'"
+		log_test "IPv$fam: $step: the same replies on both carriers (${native%,})"
+	done
+
+	# The application read the same bytes, then the reset.
+	a_native=$(tail -n 1 "$TMP/native.app" | sed 's/"ulp": "[^"]*", //')
+	a_toe=$(tail -n 1 "$TMP/toe.app" | sed 's/"ulp": "[^"]*", //')
+	[ "$a_native" = "$a_toe" ]
+	check_err $? "software: $a_native, offloaded: $a_toe"
+	case $a_native in
+	*'"received": 300,'*'"end": "ECONNRESET"'*) ;;
+	*) check_err 1 "software: $a_native, want 300 bytes, then ECONNRESET" ;;
+	esac
+	log_test "IPv$fam: the application read the same 300 bytes and the reset"
 done
-
-# The application read the same bytes, then the reset.
-a_native=$(tail -n 1 "$TMP/native.app" | sed 's/"ulp": "[^"]*", //')
-a_toe=$(tail -n 1 "$TMP/toe.app" | sed 's/"ulp": "[^"]*", //')
-[ "$a_native" = "$a_toe" ]
-check_err $? "software: $a_native, offloaded: $a_toe"
-case $a_native in
-*'"received": 300,'*'"end": "ECONNRESET"'*) ;;
-*) check_err 1 "software: $a_native, want 300 bytes, then ECONNRESET" ;;
-esac
-log_test "the application read the same 300 bytes and the reset"
 
 exit "$EXIT_STATUS"
