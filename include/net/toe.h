@@ -84,20 +84,32 @@ enum toe_port_change {
  * enum toe_sk_event - what changed on an offloaded socket
  * @TOE_SK_EV_PUSH: the payload given with &toedev_ops.send so far, up to
  *	tcp_sk(sk)->write_seq, may go out now, in a partial segment if need
- *	be: a send ended without MSG_MORE on a socket not corked, or the
- *	application took TCP_CORK off or set TCP_NODELAY
+ *	be: a send ended without MSG_MORE on a socket not corked, bytes a
+ *	writer in Linux TCP's sendmsg queued were passed on, or TCP_NODELAY
+ *	pushed (set, or a cork taken off with it set: TCP_NAGLE_PUSH, which
+ *	pushes even a corked socket)
+ * @TOE_SK_EV_NAGLE: TCP_NAGLE_CORK or TCP_NAGLE_OFF changed in
+ *	tcp_sk(sk)->nonagle (TCP_CORK, TCP_NODELAY). A partial segment held
+ *	back goes, as tcp_nagle_check() lets Linux TCP send it, at an ACK or
+ *	now: never while corked (but at %TOE_SK_EV_PUSH, or after about an
+ *	RTO), else once no partial segment is in flight (Minshall's
+ *	variant of Nagle's rule), or at once with TCP_NAGLE_OFF
  * @TOE_SK_EV_KEEPALIVE_ON: SO_KEEPALIVE is being turned on (SOCK_KEEPOPEN
  *	is set after the event): the first probe is due a keepalive time
  *	from now, as tcp_set_keepalive() arms Linux TCP's timer
- * @TOE_SK_EV_KEEPALIVE_OFF: SO_KEEPALIVE is being turned off
- * @TOE_SK_EV_KEEPALIVE_TIME: TCP_KEEPIDLE, TCP_KEEPINTVL or TCP_KEEPCNT
- *	changed while SO_KEEPALIVE is on: the next probe is due a keepalive
- *	time after the peer was last heard, or now if that passed
+ * @TOE_SK_EV_KEEPALIVE_OFF: SO_KEEPALIVE is being turned off (not when a
+ *	BPF program turns it off: an engine checks SOCK_KEEPOPEN each time
+ *	its keepalive timer expires)
+ * @TOE_SK_EV_KEEPALIVE_TIME: TCP_KEEPIDLE changed while SO_KEEPALIVE is
+ *	on: the next probe is due a keepalive time after the peer was last
+ *	heard, or now if that passed, as keepalive_time_set() re-arms Linux
+ *	TCP's timer (TCP_KEEPINTVL and TCP_KEEPCNT are read when it expires)
  *
  * The keepalive events go to engines with %TOE_F_KEEPALIVE only.
  */
 enum toe_sk_event {
 	TOE_SK_EV_PUSH,
+	TOE_SK_EV_NAGLE,
 	TOE_SK_EV_KEEPALIVE_ON,
 	TOE_SK_EV_KEEPALIVE_OFF,
 	TOE_SK_EV_KEEPALIVE_TIME,
@@ -328,8 +340,9 @@ struct toe_handback {
  *	continues the connection's byte stream, for transmission. The
  *	driver owns @skb from the call on, whatever it returns. Full
  *	segments go at once; a partial one at the end waits for
- *	%TOE_SK_EV_PUSH (@sk_event), for about an RTO at most (200 ms or
- *	more), as Linux TCP holds it (TCP_CORK, MSG_MORE). Required.
+ *	%TOE_SK_EV_PUSH (@sk_event), an ACK that lets it go (see
+ *	%TOE_SK_EV_NAGLE), or about an RTO at most (200 ms or more), as
+ *	Linux TCP holds it (TCP_CORK, MSG_MORE). Required.
  *	Context and locks: process; socket locked; must not sleep.
  *	Return value: 0, or a negative errno (the connection is then handed back).
  *
@@ -362,11 +375,14 @@ struct toe_handback {
  *
  * @sk_event: something changed on offloaded @sk that the engine acts on
  *	(see &enum toe_sk_event). At connect() the payload handed over may
- *	go in partial segments unless the socket is corked
- *	(tcp_sk(@sk)->nonagle & %TCP_NAGLE_CORK), and keepalive is on if
+ *	go in partial segments unless the socket is corked, the Nagle state
+ *	is tcp_sk(@sk)->nonagle's (%TCP_NAGLE_CORK, %TCP_NAGLE_OFF), and
+ *	keepalive is on if
  *	SOCK_KEEPOPEN is set, the peer last heard keepalive_time_elapsed()
  *	ago. Required.
- *	Context and locks: process; socket locked; must not sleep.
+ *	Context and locks: process with the socket owned, and from
+ *	release_sock() (%TOE_SK_EV_NAGLE, %TOE_SK_EV_PUSH) its spinlock held
+ *	too; must not sleep.
  *
  * @ctl: device-specific control and queries (TOE_CTL_*), for the driver's
  *	own use: the core does not call it. Optional.

@@ -620,6 +620,14 @@ static int toe_wait_wmem(struct sock *sk, long *timeo)
 
 static struct sk_buff *toe_copy_payload(struct sock *sk, struct sk_buff *src);
 
+/* What the engine was given may go out now. Socket owned, offloaded. */
+static void toe_sk_push(struct sock *sk)
+{
+	struct toe_sock *ts = toe_sk(sk);
+
+	ts->tdev->ops->sk_event(ts->tdev, sk, TOE_SK_EV_PUSH);
+}
+
 /* Bytes Linux TCP queued while the socket was offloaded. tcp_sendmsg() and
  * do_tcp_sendpages() read sk_prot before they take the socket lock, so a
  * writer that entered Linux TCP's sendmsg before a handover (one asleep
@@ -675,6 +683,8 @@ static void toe_tx_work(struct work_struct *work)
 			toe_sk_handback_locked(sk, TOE_HB_URGENT);
 		else if (toe_adopt_tx(sk))
 			toe_sk_handback_locked(sk, TOE_HB_ERROR);
+		else if (!(tcp_sk(sk)->nonagle & TCP_NAGLE_CORK))
+			toe_sk_push(sk);
 	}
 	release_sock(sk);
 	sock_put(sk);
@@ -727,14 +737,6 @@ bool toe_sk_meta_ok(const struct sock *sk, const struct toe_sock *ts)
 static bool toe_sk_corked(const struct sock *sk, int flags)
 {
 	return (flags & MSG_MORE) || (tcp_sk(sk)->nonagle & TCP_NAGLE_CORK);
-}
-
-/* What the engine was given may go out now. Socket owned, offloaded. */
-static void toe_sk_push(struct sock *sk)
-{
-	struct toe_sock *ts = toe_sk(sk);
-
-	ts->tdev->ops->sk_event(ts->tdev, sk, TOE_SK_EV_PUSH);
 }
 
 static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
@@ -811,8 +813,6 @@ static int toe_sendmsg_locked(struct sock *sk, struct msghdr *msg, size_t size)
 		WRITE_ONCE(tp->write_seq, tp->write_seq + len);
 		atomic64_add(len, &ts->tx_bytes);
 		copied += len;
-		/* New data: a TCP_NODELAY push is spent (tcp_skb_entail()). */
-		tp->nonagle &= ~TCP_NAGLE_PUSH;
 	}
 
 	/* tcp_push(): the end of a send goes now unless corked. */
@@ -991,9 +991,7 @@ static int toe_setsockopt(struct sock *sk, int level, int optname,
 			  sockptr_t optval, unsigned int optlen)
 {
 	struct toe_sock *ts = toe_sk(sk);
-	bool ka = level == SOL_TCP && (optname == TCP_KEEPIDLE ||
-				       optname == TCP_KEEPINTVL ||
-				       optname == TCP_KEEPCNT);
+	bool ka = level == SOL_TCP && optname == TCP_KEEPIDLE;
 	int err;
 
 	if (!toe_sockopt_ok(level, optname) || ka) {
@@ -1013,30 +1011,15 @@ static int toe_setsockopt(struct sock *sk, int level, int optname,
 			tcp_sk(sk)->rcv_tstamp = tcp_jiffies32;
 		release_sock(sk);
 	}
-	err = ts->sk_proto->setsockopt(sk, level, optname, optval, optlen);
-	if (err || level != SOL_TCP)
-		return err;
-	if (ka) {
-		lock_sock(sk);
-		if (toe_sk_offloaded(sk) && sock_flag(sk, SOCK_KEEPOPEN)) {
-			toe_keepalive_timer_stop(sk);
-			if (toe_sk_engine_keepalive(sk))
-				ts->tdev->ops->sk_event(ts->tdev, sk,
-							TOE_SK_EV_KEEPALIVE_TIME);
-		}
-		release_sock(sk);
-		return 0;
-	}
-	if (optname != TCP_CORK && optname != TCP_NODELAY)
-		return 0;
-	/* Cork off, or TCP_NODELAY's push (__tcp_sock_set_cork(),
-	 * __tcp_sock_set_nodelay()): what the engine holds goes now.
+	/* TCP_CORK, TCP_NODELAY and TCP_KEEPIDLE reach the engine from
+	 * toe_release_cb().
 	 */
+	err = ts->sk_proto->setsockopt(sk, level, optname, optval, optlen);
+	if (err || !ka)
+		return err;
 	lock_sock(sk);
-	if (toe_sk_offloaded(sk) &&
-	    (!(tcp_sk(sk)->nonagle & TCP_NAGLE_CORK) ||
-	     (tcp_sk(sk)->nonagle & TCP_NAGLE_PUSH)))
-		toe_sk_push(sk);
+	if (toe_sk_offloaded(sk) && sock_flag(sk, SOCK_KEEPOPEN))
+		toe_keepalive_timer_stop(sk);
 	release_sock(sk);
 	return 0;
 }
@@ -1063,9 +1046,13 @@ static void toe_keepalive(struct sock *sk, int valbool)
 			return;
 		}
 		if (toe_sk_engine_keepalive(sk)) {
-			ts->tdev->ops->sk_event(ts->tdev, sk, valbool ?
-						TOE_SK_EV_KEEPALIVE_ON :
-						TOE_SK_EV_KEEPALIVE_OFF);
+			/* Turning on what is on changes nothing, as in
+			 * tcp_set_keepalive().
+			 */
+			if (!valbool != !sock_flag(sk, SOCK_KEEPOPEN))
+				ts->tdev->ops->sk_event(ts->tdev, sk, valbool ?
+							TOE_SK_EV_KEEPALIVE_ON :
+							TOE_SK_EV_KEEPALIVE_OFF);
 			return;
 		}
 		if (valbool)
@@ -1127,6 +1114,35 @@ static void toe_close(struct sock *sk, long timeout)
  * is idle while offloaded. A path MTU drop is the exception: it updates
  * the MSS the engine reads (toe_sk_path_mss()).
  */
+/* TCP_CORK, TCP_NODELAY or TCP_KEEPIDLE changed (setsockopt(), or a
+ * kernel user's tcp_sock_set_cork(), tcp_sock_set_nodelay() or
+ * tcp_sock_set_keepidle(), which bypass the proto): the engine hears of
+ * it; TCP_NODELAY's push (TCP_NAGLE_PUSH: what is queued goes even if
+ * corked) is passed on, and spent. Socket owned, offloaded.
+ */
+static void toe_sk_options_update(struct sock *sk)
+{
+	struct toe_sock *ts = toe_sk(sk);
+	struct tcp_sock *tp = tcp_sk(sk);
+	u8 now = tp->nonagle & (TCP_NAGLE_CORK | TCP_NAGLE_OFF);
+	u32 ka = READ_ONCE(tp->keepalive_time);
+
+	if (now != ts->nonagle) {
+		ts->nonagle = now;
+		ts->tdev->ops->sk_event(ts->tdev, sk, TOE_SK_EV_NAGLE);
+	}
+	if (tp->nonagle & TCP_NAGLE_PUSH) {
+		tp->nonagle &= ~TCP_NAGLE_PUSH;
+		toe_sk_push(sk);
+	}
+	if (ka != ts->keepalive_time) {
+		ts->keepalive_time = ka;
+		if (sock_flag(sk, SOCK_KEEPOPEN) && toe_sk_engine_keepalive(sk))
+			ts->tdev->ops->sk_event(ts->tdev, sk,
+						TOE_SK_EV_KEEPALIVE_TIME);
+	}
+}
+
 static void toe_release_cb(struct sock *sk)
 {
 	unsigned long flags, nflags;
@@ -1134,11 +1150,17 @@ static void toe_release_cb(struct sock *sk)
 
 	/* A reader about to sleep for more (sk_wait_data()) consumed these. */
 	toe_report_consumed(sk);
-	/* Armed by a TCP_KEEPIDLE that bypassed the proto (a BPF program)
-	 * before a pending keepalive handback ran: never while offloaded.
+	if (toe_sk(sk) && toe_sk_offloaded(sk))
+		toe_sk_options_update(sk);
+	/* Armed by a TCP_KEEPIDLE that bypassed the proto (a kernel user, a
+	 * BPF program): never while offloaded. Should its handler be
+	 * waiting for the lock now, it finds the peer heard just now and
+	 * only re-arms, to be stopped at the next release.
 	 */
-	if (unlikely(timer_pending(&sk->sk_timer)) && toe_sk_offloaded(sk))
+	if (unlikely(timer_pending(&sk->sk_timer)) && toe_sk_offloaded(sk)) {
+		tcp_sk(sk)->rcv_tstamp = tcp_jiffies32;
 		inet_csk_delete_keepalive_timer(sk);
+	}
 	/* Bytes a writer in Linux TCP's sendmsg queued: adopted from process
 	 * context, since the socket spinlock is held here. The zero window
 	 * probe its tcp_push() armed would send the first of them itself
@@ -1750,6 +1772,8 @@ int toe_sk_handover(struct sock *sk)
 	toe_fill_state(sk, &ho.st);
 	ts->mark = ho.st.mark;
 	ts->priority = ho.st.priority;
+	ts->nonagle = tp->nonagle & (TCP_NAGLE_CORK | TCP_NAGLE_OFF);
+	ts->keepalive_time = tp->keepalive_time;
 	err = tdev->ops->connect(tdev, sk, &ho);
 	if (err) {
 		__skb_queue_purge(&ho.unacked);
@@ -2050,8 +2074,9 @@ static void toe_hb_keepalive(struct sock *sk, u8 probes)
 /* Linux TCP's timers take over from the engine's, with the bytes back on
  * its queues: the retransmission timer runs for bytes in flight
  * (toe_mark_sent()), the window probe timer for bytes behind a shut
- * window. A peer that stopped answering the engine (%TOE_HB_TIMEOUT)
- * keeps the count and the start the engine reported, so that Linux TCP
+ * window, the keepalive timer with SO_KEEPALIVE (toe_hb_keepalive()). A
+ * peer that stopped answering the engine (%TOE_HB_TIMEOUT) keeps the
+ * count and the start the engine reported, so that Linux TCP
  * gives up on the schedule it would have kept had it carried the
  * connection throughout. The engine handed it back at a retransmission
  * timeout without sending again: Linux TCP's timer runs at once, sends

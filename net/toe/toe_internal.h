@@ -64,6 +64,10 @@ enum {
  *	the socket lock before the engine gets the connection, read-only after
  * @flags: TOE_SK_* bits
  * @hb_reason: reason of the requested handback
+ * @nonagle: TCP_NAGLE_CORK and TCP_NAGLE_OFF of tcp_sock.nonagle as the
+ *	engine last heard them; socket lock
+ * @keepalive_time: tcp_sock.keepalive_time (TCP_KEEPIDLE) as the engine
+ *	last heard it; socket lock
  * @rcv_wnd: Linux TCP's rcv_wnd at handover
  * @consumed_seq: copied_seq when the engine last heard what the reader
  *	consumed (toe_report_consumed()); the socket's owner, or its
@@ -105,6 +109,8 @@ struct toe_sock {
 	u32			retrans_base;
 	unsigned long		flags;
 	u8			hb_reason;
+	u8			nonagle;
+	u32			keepalive_time;
 	u32			rcv_wnd;
 	u32			consumed_seq;
 	unsigned long		since;

@@ -154,6 +154,11 @@ static void toesim_conn_kick(struct toesim_conn *conn, int ev)
 	struct toesim_hw *hw = conn->hw;
 	unsigned long flags;
 
+	/* What the caller wrote for @ev (push_req, nagle, ka_restart) is
+	 * visible before the bit; the engine's xchg() of the bits orders
+	 * its reads after.
+	 */
+	smp_mb__before_atomic();
 	set_bit(ev, &conn->tcb.events);
 	spin_lock_irqsave(&hw->work_lock, flags);
 	if (!conn->tcb.on_work) {
@@ -724,24 +729,65 @@ static void toesim_report_timing(struct toesim_conn *conn)
 	conn->hw->host_ops->timing(conn->host, &tm);
 }
 
-/* TCP_CORK and MSG_MORE (tcp_nagle_test()): new bytes past @push_req go
- * in full segments only, so trim a segment of @len bytes from snd_nxt
- * that would end in a partial one there. Retransmissions, and the one
- * segment after the cork timer expired (tcp_write_wakeup()), go as they
- * are. Return: what may go now, 0 to wait.
+/* Where new payload stops going in partial segments: the host's last
+ * push, taken when it comes (an old value read again is no news), and
+ * slid up to snd_una.
+ */
+static u32 toesim_cork_seq(struct toesim_tcb *tcb)
+{
+	u32 req = READ_ONCE(tcb->push_req);
+
+	if (req != tcb->push_seen) {
+		tcb->push_seen = req;
+		if (after(req, tcb->cork_seq))
+			tcb->cork_seq = req;
+	}
+	if (after(tcb->snd_una, tcb->cork_seq))
+		tcb->cork_seq = tcb->snd_una;
+	return tcb->cork_seq;
+}
+
+/* TCP_CORK and MSG_MORE (tcp_nagle_test()): new bytes past the last push
+ * go in full segments only, so trim a segment of @len bytes from snd_nxt
+ * that would end in a partial one there. Retransmissions stop at
+ * snd_max (what follows is new); the one segment @force_tail allows goes
+ * as it is. Return: what may go now, 0 to wait.
  */
 static u32 toesim_cork(struct toesim_tcb *tcb, u32 len)
 {
-	u32 end = tcb->snd_nxt + len, push = READ_ONCE(tcb->push_req);
+	u32 end = tcb->snd_nxt + len, push = toesim_cork_seq(tcb);
 	u32 full;
 
-	if (tcb->force_tail || before(tcb->snd_nxt, tcb->snd_max) ||
-	    !after(end, push) || end != tcb->write_seq)
+	if (before(tcb->snd_nxt, tcb->snd_max))
+		return min(len, tcb->snd_max - tcb->snd_nxt);
+	if (tcb->force_tail || !after(end, push) || end != tcb->write_seq)
 		return len;
 	full = rounddown(len, tcb->mss);
 	if (after(push, tcb->snd_nxt))
 		full = max(full, push - tcb->snd_nxt);
 	return full;
+}
+
+/* A partial segment held back goes at an ACK, or when the socket's Nagle
+ * state changes, as tcp_push_pending_frames() with tcp_sk->nonagle would
+ * send it (tcp_nagle_check()): not while corked; once no partial segment
+ * is in flight (Nagle's rule as Minshall has it), or at once with
+ * TCP_NODELAY.
+ */
+static void toesim_nagle_release(struct toesim_tcb *tcb)
+{
+	u8 nagle = READ_ONCE(tcb->nagle);
+
+	if (nagle & TOESIM_NAGLE_CORK) {
+		tcb->force_tail = false;
+		return;
+	}
+	if (!before(tcb->snd_nxt, tcb->write_seq))
+		return;
+	/* tcp_minshall_check(): a partial segment sent is unacknowledged. */
+	if (nagle & TOESIM_NAGLE_OFF || !after(tcb->snd_sml, tcb->snd_una) ||
+	    after(tcb->snd_sml, tcb->snd_max))
+		tcb->force_tail = true;
 }
 
 /* Send what the windows allow. */
@@ -792,11 +838,16 @@ static void toesim_push(struct toesim_conn *conn)
 		if (before(tcb->snd_nxt, tcb->snd_max)) {
 			tcb->stats.retrans++;
 			atomic64_inc(&conn->hw->retrans);
+		} else {
+			/* The tail it let go is out. */
+			if (tcb->snd_nxt + len == tcb->write_seq)
+				tcb->force_tail = false;
+			if (len % tcb->mss)
+				tcb->snd_sml = tcb->snd_nxt + len;
 		}
 		tcb->snd_nxt += len;
 		if (after(tcb->snd_nxt, tcb->snd_max))
 			tcb->snd_max = tcb->snd_nxt;
-		tcb->force_tail = false;
 		/* The first in flight: an RTO from now, not from the cork. */
 		if (!tcb->rto_at || !inflight)
 			toesim_arm_rto(tcb);
@@ -1060,6 +1111,7 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 	/* The peer is there: it answered any window or keepalive probe. */
 	tcb->probes_out = 0;
 	tcb->ka_probes = 0;
+	tcb->ka_gone = false;
 	tcb->last_rcv = jiffies;
 	wnd = seg->wnd << tcb->snd_wscale;
 	if (tcb->sack_ok && seg->nr_sack) {
@@ -1144,6 +1196,8 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 			tcb->cwnd += mss;
 		}
 	}
+
+	toesim_nagle_release(tcb);
 
 	/* Window update (RFC 793 SND.WL1/WL2). */
 	if (after(seg->seq, tcb->snd_wl1) ||
@@ -1678,7 +1732,9 @@ static void toesim_finish_remove(struct toesim_conn *conn)
 		hb->stall_ms = jiffies_to_msecs(jiffies - tcb->stall_since) ?: 1;
 		hb->stall_count = tcb->snd_una != tcb->snd_max ?
 				  tcb->backoff : tcb->probes_out;
-	} else if (tcb->ka_gone) {
+	} else if (tcb->ka_gone && tcb->snd_una == tcb->snd_max &&
+		   tcb->snd_nxt == tcb->write_seq) {
+		/* Gone on keepalive, and still idle (no write since). */
 		hb->stall_ms = jiffies_to_msecs(jiffies - tcb->last_rcv) ?: 1;
 		hb->stall_count = tcb->ka_probes;
 	}
@@ -1723,10 +1779,10 @@ static void toesim_process(struct toesim_conn *conn)
 		return;
 	if (ev & BIT(TOESIM_EV_TX))
 		toesim_take_host_tx(conn);
-	if (ev & BIT(TOESIM_EV_KA_ON))
-		toesim_ka_start(conn, true);
-	else if (ev & BIT(TOESIM_EV_KA_TIME))
-		toesim_ka_start(conn, false);
+	if (ev & BIT(TOESIM_EV_KA))
+		toesim_ka_start(conn, READ_ONCE(tcb->ka_restart));
+	if (ev & BIT(TOESIM_EV_NAGLE))
+		toesim_nagle_release(tcb);
 	if (ev & BIT(TOESIM_EV_TIMER))
 		toesim_timers(conn);
 	if (ev & BIT(TOESIM_EV_RCVD)) {
@@ -1738,7 +1794,8 @@ static void toesim_process(struct toesim_conn *conn)
 		if (space >= cur + 2 * tcb->mss || space >= 2 * cur)
 			toesim_send_ack(conn);
 	}
-	if (ev & (BIT(TOESIM_EV_TX) | BIT(TOESIM_EV_TIMER)))
+	if (ev & (BIT(TOESIM_EV_TX) | BIT(TOESIM_EV_TIMER) |
+		  BIT(TOESIM_EV_NAGLE)))
 		toesim_push(conn);
 
 	if (ev & BIT(TOESIM_EV_REMOVE) && !tcb->drain_at) {
@@ -2175,6 +2232,10 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	tcb->snd_max = st->snd_nxt;
 	tcb->write_seq = st->write_seq;
 	tcb->push_req = p->push_seq;
+	tcb->push_seen = p->push_seq;
+	tcb->cork_seq = p->push_seq;
+	tcb->nagle = p->nagle;
+	tcb->snd_sml = st->snd_una;
 	tcb->last_rcv = jiffies - p->rcv_idle;
 	tcb->snd_wnd = st->snd_wnd;
 	tcb->snd_wl1 = st->rcv_nxt;
@@ -2230,7 +2291,7 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 	if (!skb_queue_empty(&tcb->sndq))
 		toesim_conn_kick(conn, TOESIM_EV_TX);
 	if (p->keepalive)
-		toesim_conn_kick(conn, TOESIM_EV_KA_TIME);
+		toesim_conn_kick(conn, TOESIM_EV_KA);
 	return conn;
 
 err_unlock:
@@ -2267,6 +2328,19 @@ void toesim_hw_conn_push(struct toesim_conn *conn, u32 seq)
 }
 
 /**
+ * toesim_hw_conn_nagle() - the socket's TCP_CORK or TCP_NODELAY changed
+ * @conn: the connection
+ * @nagle: TOESIM_NAGLE_* now
+ *
+ * Context: any.
+ */
+void toesim_hw_conn_nagle(struct toesim_conn *conn, u8 nagle)
+{
+	WRITE_ONCE(conn->tcb.nagle, nagle);
+	toesim_conn_kick(conn, TOESIM_EV_NAGLE);
+}
+
+/**
  * toesim_hw_conn_keepalive() - keepalive turned on, or its times changed
  * @conn: the connection
  * @restart: turned on: the first probe is due an idle time from now;
@@ -2276,7 +2350,8 @@ void toesim_hw_conn_push(struct toesim_conn *conn, u32 seq)
  */
 void toesim_hw_conn_keepalive(struct toesim_conn *conn, bool restart)
 {
-	toesim_conn_kick(conn, restart ? TOESIM_EV_KA_ON : TOESIM_EV_KA_TIME);
+	WRITE_ONCE(conn->tcb.ka_restart, restart);
+	toesim_conn_kick(conn, TOESIM_EV_KA);
 }
 
 /**

@@ -29,8 +29,8 @@ enum {
 	TOESIM_EV_TIMER,	/* a timer of the connection fired */
 	TOESIM_EV_REMOVE,	/* the host wants the connection back */
 	TOESIM_EV_NEIGH,	/* the link address changed */
-	TOESIM_EV_KA_ON,	/* keepalive on: first probe an idle time on */
-	TOESIM_EV_KA_TIME,	/* keepalive times changed */
+	TOESIM_EV_KA,		/* keepalive on, or its idle time changed */
+	TOESIM_EV_NAGLE,	/* TCP_CORK or TCP_NODELAY changed */
 };
 
 #define TOESIM_SACK_MAX	8
@@ -59,10 +59,17 @@ struct toesim_sack {
  * @snd_una: oldest unacknowledged sequence number
  * @snd_nxt: next sequence number to send
  * @write_seq: end of the payload posted so far
- * @push_req: payload up to here may go in a partial segment; beyond it
- *	only full ones (the application corked, or said more follows);
- *	written by the host (WRITE_ONCE()), read by the engine
- * @force_tail: the cork timer expired: the next segment goes partial
+ * @push_req: the host's last push: payload up to here may go in a partial
+ *	segment; written by the host (WRITE_ONCE()), read by the engine
+ * @nagle: TOESIM_NAGLE_* of the socket; written by the host (WRITE_ONCE())
+ * @push_seen: @push_req when the engine last read it; engine thread only
+ * @cork_seq: new payload past here goes in full segments only (the
+ *	application corked, or said more follows): @push_req as it comes,
+ *	slid up to @snd_una so that it never falls 2^31 behind; engine only
+ * @force_tail: the next segment may go partial past @cork_seq (the cork
+ *	timer expired, or an ACK let a held segment go); engine only
+ * @snd_sml: end of the last new segment sent that was not full (Nagle's
+ *	rule as Minshall has it); engine only
  * @snd_wnd: the peer's window, scaled
  * @snd_wl1: sequence number of the last window update
  * @snd_wl2: ack number of the last window update
@@ -100,6 +107,9 @@ struct toesim_sack {
  * @probes_out: window probes the peer has not answered
  * @ka_probes: keepalive probes the peer has not answered
  * @ka_gone: the peer did not answer keepalive: handed back for that
+ * @ka_restart: with %TOESIM_EV_KA: keepalive went on (the first probe an
+ *	idle time from now), else its idle time changed (an idle time after
+ *	@last_rcv); written by the host (WRITE_ONCE()), the last one counts
  * @last_rcv: jiffies of the last acceptable segment from the peer
  * @ka_at: jiffies of the keepalive timer, 0 if not armed
  * @stall_since: jiffies of the first retransmission timeout or window probe
@@ -129,7 +139,11 @@ struct toesim_tcb {
 	u32			snd_nxt;
 	u32			write_seq;
 	u32			push_req;
+	u8			nagle;
+	u32			push_seen;
+	u32			cork_seq;
 	bool			force_tail;
+	u32			snd_sml;
 	u32			snd_wnd;
 	u32			snd_wl1;
 	u32			snd_wl2;
@@ -167,6 +181,7 @@ struct toesim_tcb {
 	u8			probes_out;
 	u8			ka_probes;
 	bool			ka_gone;
+	bool			ka_restart;
 	unsigned long		last_rcv;
 	unsigned long		ka_at;
 	unsigned long		stall_since;

@@ -23,11 +23,12 @@ struct toedev;
 struct toesim_hw;
 
 /* The TCP extensions the engine carries, and keepalive (TOE_F_*,
- * include/net/toe.h); the device also declares TOE_F_NETFILTER while the engine runs the
- * host's hooks. ECN it does not: it sends no ECT and ignores CE.
+ * include/net/toe.h); the device also declares TOE_F_NETFILTER while the
+ * engine runs the host's hooks. ECN it does not: it sends no ECT and
+ * ignores CE.
  */
-#define TOESIM_TCP_FEATURES	(TOE_F_TIMESTAMPS | TOE_F_SACK | TOE_F_WSCALE | \
-				 TOE_F_KEEPALIVE)
+#define TOESIM_TCP_FEATURES	(TOE_F_TIMESTAMPS | TOE_F_SACK | \
+				 TOE_F_WSCALE | TOE_F_KEEPALIVE)
 
 /**
  * struct toesim_dev - an instance, as the socket-layer half sees it

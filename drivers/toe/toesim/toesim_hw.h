@@ -156,7 +156,7 @@ struct toesim_keepalive {
  *	TCP's tcp_retries2); read while probing a shut window
  * @keepalive: is SO_KEEPALIVE on? Fills @ka with the connection's idle
  *	time, probe interval and count either way; read when the keepalive
- *	timer expires
+ *	timer expires, and when keepalive goes on or its idle time changes
  * @oow_allowed: may the engine send the answer @kind to a segment without
  *	payload now? The host applies its rate limits and counts what it
  *	suppresses
@@ -177,6 +177,10 @@ struct toesim_host_ops {
 	bool	(*oow_allowed)(void *host, enum toesim_oow kind);
 };
 
+/* The socket's Nagle state (tcp_sock.nonagle), for a held partial segment. */
+#define TOESIM_NAGLE_CORK	BIT(0)	/* TCP_CORK: only a push sends it */
+#define TOESIM_NAGLE_OFF	BIT(1)	/* TCP_NODELAY: any ACK sends it */
+
 /**
  * struct toesim_conn_params - a connection to install
  * @tuple: its 4-tuple, zeroed before it was filled in
@@ -188,6 +192,7 @@ struct toesim_host_ops {
  *	&struct toe_handover has it; the engine takes it all on success
  * @push_seq: payload up to here may go in a partial segment, beyond it
  *	only in full ones until toesim_hw_conn_push() says otherwise
+ * @nagle: TOESIM_NAGLE_* of the socket
  * @keepalive: SO_KEEPALIVE is on
  * @rcv_idle: jiffies since the peer was last heard
  */
@@ -199,6 +204,7 @@ struct toesim_conn_params {
 	u8			dmac[ETH_ALEN];
 	void			*host;
 	u32			push_seq;
+	u8			nagle;
 	bool			keepalive;
 	u32			rcv_idle;
 };
@@ -341,6 +347,7 @@ struct toesim_conn *toesim_hw_conn_add(struct toesim_hw *hw,
 				       const struct toesim_conn_params *p);
 void toesim_hw_conn_post(struct toesim_conn *conn, struct sk_buff *skb);
 void toesim_hw_conn_push(struct toesim_conn *conn, u32 seq);
+void toesim_hw_conn_nagle(struct toesim_conn *conn, u8 nagle);
 void toesim_hw_conn_keepalive(struct toesim_conn *conn, bool restart);
 void toesim_hw_conn_rcvd(struct toesim_conn *conn);
 void toesim_hw_conn_remove(struct toesim_conn *conn, bool drain,

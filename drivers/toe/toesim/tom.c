@@ -247,6 +247,15 @@ static int toesim_conn_params(struct sock *sk, struct toesim_conn_params *p)
 	return err;
 }
 
+/* The socket's TCP_CORK and TCP_NODELAY; socket locked. */
+static u8 toesim_nagle(const struct sock *sk)
+{
+	u8 nonagle = tcp_sk(sk)->nonagle;
+
+	return (nonagle & TCP_NAGLE_CORK ? TOESIM_NAGLE_CORK : 0) |
+	       (nonagle & TCP_NAGLE_OFF ? TOESIM_NAGLE_OFF : 0);
+}
+
 static int toesim_connect(struct toedev *tdev, struct sock *sk,
 			  struct toe_handover *ho)
 {
@@ -269,6 +278,7 @@ static int toesim_connect(struct toedev *tdev, struct sock *sk,
 	/* Corked: only what Linux TCP sent went out partial. */
 	p.push_seq = tcp_sk(sk)->nonagle & TCP_NAGLE_CORK ? ho->st.snd_nxt :
 			 ho->st.write_seq;
+	p.nagle = toesim_nagle(sk);
 	p.keepalive = sock_flag(sk, SOCK_KEEPOPEN);
 	p.rcv_idle = keepalive_time_elapsed(tcp_sk(sk));
 	sock_hold(sk);
@@ -299,6 +309,9 @@ static void toesim_sk_event(struct toedev *tdev, struct sock *sk,
 	switch (ev) {
 	case TOE_SK_EV_PUSH:
 		toesim_hw_conn_push(toe_sk_drv(sk), tcp_sk(sk)->write_seq);
+		break;
+	case TOE_SK_EV_NAGLE:
+		toesim_hw_conn_nagle(toe_sk_drv(sk), toesim_nagle(sk));
 		break;
 	case TOE_SK_EV_KEEPALIVE_ON:
 		toesim_hw_conn_keepalive(toe_sk_drv(sk), true);

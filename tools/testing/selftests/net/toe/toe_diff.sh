@@ -34,7 +34,7 @@ toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
 	fail "the peer does not answer"
 
 TOE_DIFF_PEER_NS=/run/netns/$P TOE_DIFF_PEER4=10.74.0.2 \
-	TOE_DIFF_PEER6=2001:db8:74::2 TOE_DIFF_DEBUGFS=$DBG \
+	TOE_DIFF_PEER6=2001:db8:74::2 TOE_DIFF_DEBUGFS=$DBG TOE_DIFF_DEV=vh \
 	nsenter --net="/run/netns/$H" "$BIN"
 rc=$?
 [ "$(cat "/sys/class/toe/$TOE/conns")" = 0 ]

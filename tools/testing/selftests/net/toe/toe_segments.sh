@@ -47,22 +47,23 @@ EOF
 
 # run CARRIER SPORT: the script against a host socket in software
 # (native) or offloaded (toe), over IPv$fam; the peer's replies in
-# $TMP/CARRIER.json, the application's result in $TMP/CARRIER.app.
+# $TMP/CARRIER$fam.json, the application's result in $TMP/CARRIER$fam.app.
 run() {
 	local carrier=$1 sport=$2 port=540$fam app off= six= src=10.79.0.2
-	local dst=10.79.0.1
+	local dst=10.79.0.1 rc
 
 	[ "$carrier" = toe ] && off=--offload
 	[ $fam = 6 ] && six=--v6 src=2001:db8:79::2 dst=2001:db8:79::1
-	rm -f "$TMP/$carrier.status"
+	rm -f "$TMP/$carrier$fam.status"
 	ip netns exec "$H" timeout 120 python3 "$SEG" app $port \
-		"$TMP/$carrier.status" $off $six > "$TMP/$carrier.app" 2>&1 &
+		"$TMP/$carrier$fam.status" $off $six > "$TMP/$carrier$fam.app" 2>&1 &
 	app=$!
 	toe_wait_listen "$H" $port || return 1
 	ip netns exec "$P" timeout 100 python3 "$SEG" peer vp $src \
-		$dst $port "$sport" "$TMP/$carrier.status" \
-		"$TMP/$carrier.json" > "$TMP/$carrier.peer" 2>&1
-	toe_wait_pid 30 "$app" "$carrier application"
+		$dst $port "$sport" "$TMP/$carrier$fam.status" \
+		"$TMP/$carrier$fam.json" > "$TMP/$carrier$fam.peer" 2>&1
+	rc=$?
+	toe_wait_pid 30 "$app" "$carrier application" && [ "$rc" = 0 ]
 }
 
 # field FILE KEY: a step's replies, one per line.
@@ -75,8 +76,8 @@ print("\n".join(v) if isinstance(v, list) else v)' "$1" "$2" 2> /dev/null
 
 # expect_status CARRIER STATUS: what the application said.
 expect_status() {
-	[ "$(field "$TMP/$1.json" status)" = "$2" ]
-	check_err $? "$1: the application said '$(field "$TMP/$1.json" status)', want '$2'"
+	[ "$(field "$TMP/$1$fam.json" status)" = "$2" ]
+	check_err $? "$1: the application said '$(field "$TMP/$1$fam.json" status)', want '$2'"
 }
 
 # known STEP N: Linux TCP sends N replies to STEP, from its source
@@ -85,7 +86,7 @@ expect_status() {
 known() {
 	local step=$1 want=$2 got
 
-	got=$(field "$TMP/native.json" "$step" | grep -c .)
+	got=$(field "$TMP/native$fam.json" "$step" | grep -c .)
 	[ "$got" -eq "$want" ]
 	check_err $? "software, $step: $got replies, Linux TCP sends $want"
 }
@@ -93,9 +94,9 @@ known() {
 for fam in 4 6; do
 	h0=$(toe_dev_stat "$H" handovers)
 	run native 4100$fam
-	check_err $? "IPv$fam: the software run failed: $(tail -n 3 "$TMP/native.peer")"
+	check_err $? "IPv$fam: the software run failed: $(tail -n 3 "$TMP/native$fam.peer")"
 	run toe 4101$fam
-	check_err $? "IPv$fam: the offloaded run failed: $(tail -n 3 "$TMP/toe.peer")"
+	check_err $? "IPv$fam: the offloaded run failed: $(tail -n 3 "$TMP/toe$fam.peer")"
 	log_test "IPv$fam: the script ran against both carriers"
 
 	expect_status native "ready -"
@@ -103,9 +104,9 @@ for fam in 4 6; do
 	[ "$(toe_dev_stat "$H" handovers)" -eq $((h0 + 1)) ]
 	check_err $? "the offloaded run was not handed over"
 	# Every step but the last reset reached the engine, not Linux TCP.
-	[ "$(field "$TMP/native.json" carried)" = 0 ] &&
-		[ "$(field "$TMP/toe.json" carried)" = 1 ]
-	check_err $? "offloaded before the reset: software run $(field "$TMP/native.json" carried), offloaded run $(field "$TMP/toe.json" carried)"
+	[ "$(field "$TMP/native$fam.json" carried)" = 0 ] &&
+		[ "$(field "$TMP/toe$fam.json" carried)" = 1 ]
+	check_err $? "offloaded before the reset: software run $(field "$TMP/native$fam.json" carried), offloaded run $(field "$TMP/toe$fam.json" carried)"
 	log_test "IPv$fam: one connection in software, one offloaded"
 
 	known data 1
@@ -118,16 +119,16 @@ for fam in 4 6; do
 	for step in data keepalive keepalive_byte old_data beyond_window \
 		ack_beyond_window rst_in_window rst_outside syn ack_unsent \
 		ack_too_old paws bad_checksum data_after challenge_burst rst_exact; do
-		native=$(field "$TMP/native.json" "$step" | tr '\n' ',')
-		toe=$(field "$TMP/toe.json" "$step" | tr '\n' ',')
+		native=$(field "$TMP/native$fam.json" "$step" | tr '\n' ',')
+		toe=$(field "$TMP/toe$fam.json" "$step" | tr '\n' ',')
 		[ "$native" = "$toe" ]
 		check_err $? "software: '${native%,}', offloaded: '${toe%,}'"
 		log_test "IPv$fam: $step: the same replies on both carriers (${native%,})"
 	done
 
 	# The application read the same bytes, then the reset.
-	a_native=$(tail -n 1 "$TMP/native.app" | sed 's/"ulp": "[^"]*", //')
-	a_toe=$(tail -n 1 "$TMP/toe.app" | sed 's/"ulp": "[^"]*", //')
+	a_native=$(tail -n 1 "$TMP/native$fam.app" | sed 's/"ulp": "[^"]*", //')
+	a_toe=$(tail -n 1 "$TMP/toe$fam.app" | sed 's/"ulp": "[^"]*", //')
 	[ "$a_native" = "$a_toe" ]
 	check_err $? "software: $a_native, offloaded: $a_toe"
 	case $a_native in
