@@ -465,27 +465,53 @@ static int toesim_nf_xmit(struct toesim_conn *conn, struct sk_buff *skb)
 
 /* ---- transmit ----------------------------------------------------------- */
 
-static u32 toesim_rcv_space(struct toesim_conn *conn)
+/* The host's free receive memory: what out of order data may take. */
+static u32 toesim_rcv_mem(struct toesim_conn *conn)
 {
-	return conn->hw->host_ops->rcv_space(conn->host);
+	struct toesim_rcv_room room;
+
+	conn->hw->host_ops->rcv_room(conn->host, &room);
+	return room.mem;
 }
 
-/* The window to advertise: what the host can take, never moving the right
- * edge we advertised before to the left.
+/* The window the host's buffer backs now, by Linux TCP's rules
+ * (__tcp_select_window()): within the window clamp, and shut rather than
+ * opened by less than a segment once the buffer is half full (the
+ * receiver's side of silly window avoidance, RFC 9293 3.8.6.2.2). Linux
+ * TCP also holds it to rcv_ssthresh, which grows as it receives
+ * (tcp_grow_window()); the engine goes straight to the clamp. @clamp
+ * gets the clamp.
+ */
+static u32 __toesim_select_window(struct toesim_conn *conn, u32 *clamp)
+{
+	u32 unit = 1U << conn->tcb.rcv_wscale;
+	struct toesim_rcv_room room;
+	u32 wnd, full;
+
+	conn->hw->host_ops->rcv_room(conn->host, &room);
+	full = min(room.clamp, room.full);
+	*clamp = full;
+	wnd = room.free;
+	if (wnd < full / 2) {
+		wnd = round_down(wnd, unit);
+		if (wnd < room.full / 16 || wnd < min(room.mss, full))
+			return 0;
+	}
+	return min(ALIGN(min(wnd, full), unit), 65535U << conn->tcb.rcv_wscale);
+}
+
+/* The window to advertise: never moving the right edge we advertised
+ * before to the left (tcp_select_window()).
  */
 static u32 toesim_select_window(struct toesim_conn *conn)
 {
 	struct toesim_tcb *tcb = &conn->tcb;
-	u32 space = toesim_rcv_space(conn);
-	u32 max = 65535U << tcb->rcv_wscale;
 	u32 cur = after(tcb->rcv_adv, tcb->rcv_nxt) ?
 		  tcb->rcv_adv - tcb->rcv_nxt : 0;
-	u32 wnd;
+	u32 clamp, wnd = __toesim_select_window(conn, &clamp);
 
-	wnd = min(space, max);
-	wnd = round_down(wnd, 1U << tcb->rcv_wscale);
 	if (wnd < cur)
-		wnd = cur;
+		wnd = ALIGN(cur, 1U << tcb->rcv_wscale);
 	return wnd;
 }
 
@@ -1220,7 +1246,7 @@ static void toesim_ooo_queue(struct toesim_conn *conn, struct sk_buff *skb)
 	u32 seq = TCP_SKB_CB(skb)->seq, end = TCP_SKB_CB(skb)->end_seq;
 	struct sk_buff *p;
 
-	if (tcb->ooo_bytes + skb->len > toesim_rcv_space(conn)) {
+	if (tcb->ooo_bytes + skb->len > toesim_rcv_mem(conn)) {
 		tcb->stats.rcv_drops++;
 		atomic64_inc(&conn->hw->rcv_drops);
 		kfree_skb(skb);
@@ -1788,10 +1814,12 @@ static void toesim_process(struct toesim_conn *conn)
 	if (ev & BIT(TOESIM_EV_RCVD)) {
 		u32 cur = after(tcb->rcv_adv, tcb->rcv_nxt) ?
 			  tcb->rcv_adv - tcb->rcv_nxt : 0;
-		u32 space = toesim_rcv_space(conn);
+		u32 clamp, wnd = __toesim_select_window(conn, &clamp);
 
-		/* Window update once it grew by two segments or half. */
-		if (space >= cur + 2 * tcb->mss || space >= 2 * cur)
+		/* A window update once the window would double, from at
+		 * most half the clamp (tcp_cleanup_rbuf()).
+		 */
+		if (2 * cur <= clamp && wnd && wnd >= 2 * cur)
 			toesim_send_ack(conn);
 	}
 	if (ev & (BIT(TOESIM_EV_TX) | BIT(TOESIM_EV_TIMER) |

@@ -138,10 +138,27 @@ struct toesim_keepalive {
 };
 
 /**
+ * struct toesim_rcv_room - what the host's receive buffer takes
+ * @mem: its free memory, truesize (sk_rcvbuf less what it holds)
+ * @free: the window that backs now, as Linux TCP's tcp_space() (the
+ *	room less its bookkeeping share, by tcp_adv_win_scale)
+ * @full: the window the whole buffer backs (tcp_full_space())
+ * @clamp: the socket's window clamp
+ * @mss: the peer's MSS as the host estimates it (tcp_measure_rcv_mss())
+ */
+struct toesim_rcv_room {
+	u32	mem;
+	u32	free;
+	u32	full;
+	u32	clamp;
+	u32	mss;
+};
+
+/**
  * struct toesim_host_ops - the engine's calls into the host ("interrupts")
  * @deliver: in-order payload from @seq for the host; 0 if taken (the
  *	host then owns @skb), else the engine keeps it unacknowledged
- * @rcv_space: bytes the host can take now
+ * @rcv_room: fills @room with what the host can take now
  * @snd_update: send-side progress
  * @request_remove: the engine wants the connection handed back (a FIN or
  *	RST arrived, or an error); the host calls toesim_hw_conn_remove()
@@ -165,7 +182,7 @@ struct toesim_keepalive {
  */
 struct toesim_host_ops {
 	int	(*deliver)(void *host, struct sk_buff *skb, u32 seq);
-	u32	(*rcv_space)(void *host);
+	void	(*rcv_room)(void *host, struct toesim_rcv_room *room);
 	void	(*snd_update)(void *host, u32 snd_una, u32 snd_nxt,
 			      u32 snd_wnd);
 	void	(*request_remove)(void *host, enum toesim_remove_reason why);

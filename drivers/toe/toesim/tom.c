@@ -37,12 +37,18 @@ static int toesim_host_deliver(void *host, struct sk_buff *skb, u32 seq)
 	return toe_sk_rcv(host, skb, seq);
 }
 
-static u32 toesim_host_rcv_space(void *host)
+/* Linux TCP's receive window inputs (__tcp_select_window()). */
+static void toesim_host_rcv_room(void *host, struct toesim_rcv_room *room)
 {
 	struct sock *sk = host;
-	int space = READ_ONCE(sk->sk_rcvbuf) - atomic_read(&sk->sk_rmem_alloc);
 
-	return max(space, 0);
+	room->mem = max(READ_ONCE(sk->sk_rcvbuf) -
+			READ_ONCE(sk->sk_backlog.len) -
+			atomic_read(&sk->sk_rmem_alloc), 0);
+	room->free = max(tcp_space(sk), 0);
+	room->full = max(tcp_full_space(sk), 0);
+	room->clamp = READ_ONCE(tcp_sk(sk)->window_clamp);
+	room->mss = READ_ONCE(inet_csk(sk)->icsk_ack.rcv_mss);
 }
 
 static void toesim_host_snd_update(void *host, u32 snd_una, u32 snd_nxt,
@@ -170,7 +176,7 @@ static bool toesim_host_oow_allowed(void *host, enum toesim_oow kind)
 
 static const struct toesim_host_ops toesim_host_ops = {
 	.deliver	= toesim_host_deliver,
-	.rcv_space	= toesim_host_rcv_space,
+	.rcv_room	= toesim_host_rcv_room,
 	.snd_update	= toesim_host_snd_update,
 	.request_remove	= toesim_host_request_remove,
 	.path_mss	= toesim_host_path_mss,

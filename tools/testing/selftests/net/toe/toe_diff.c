@@ -1877,6 +1877,35 @@ TEST_F_TIMEOUT(diff, peer_keepalive, 60)
 	both_ways(_metadata, self, 100000);
 }
 
+/* The window we advertise is what the receive buffer backs as Linux TCP
+ * reckons it (tcp_win_from_space(): half of the buffer, by the default
+ * tcp_adv_win_scale of 1, the other half for the skbs' overhead), never
+ * the whole buffer: the peer's view of it after a read-out exchange.
+ */
+TEST_F(diff, rcv_window)
+{
+	struct tcp_info tc = {}, tpeer = {};
+	socklen_t len = sizeof(tc);
+	int rcvbuf;
+
+	both_ways(_metadata, self, 100000);
+	ASSERT_EQ(1, psend(self->cfd, UP, &self->up_tx, 1, 0));
+	ASSERT_EQ(1, recv_all(self->pfd, UP, &self->up_rx, 1, WAIT_MS));
+	rcvbuf = sockopt_int(self->cfd, SOL_SOCKET, SO_RCVBUF);
+	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_INFO, &tc, &len));
+	len = sizeof(tpeer);
+	ASSERT_EQ(0, getsockopt(self->pfd, IPPROTO_TCP, TCP_INFO, &tpeer, &len));
+	/* Open, too, read out as it is: more than a few segments. */
+	EXPECT_LE(16384, tpeer.tcpi_snd_wnd)
+		TH_LOG("a window of %u for a buffer of %d", tpeer.tcpi_snd_wnd,
+		       rcvbuf);
+	EXPECT_GE(rcvbuf - rcvbuf / 2 + (1 << tc.tcpi_rcv_wscale),
+		  tpeer.tcpi_snd_wnd)
+		TH_LOG("a window of %u for a buffer of %d", tpeer.tcpi_snd_wnd,
+		       rcvbuf);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
 /* The peer's zero-window probes are answered: our reader stops until the
  * window is shut and the peer probes it; the peer's probe counter stays
  * low (an answered probe clears it) and, with TCP_USER_TIMEOUT longer than
