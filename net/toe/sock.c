@@ -227,7 +227,8 @@ static int __toe_queue_rcv(struct sock *sk, struct sk_buff *skb, bool force)
 	 */
 	len = skb_shinfo(skb)->gso_size ?: skb->len;
 	if (len > icsk->icsk_ack.rcv_mss)
-		icsk->icsk_ack.rcv_mss = min_t(unsigned int, len, tp->advmss);
+		WRITE_ONCE(icsk->icsk_ack.rcv_mss,
+			   min_t(unsigned int, len, tp->advmss));
 	bytes = skb->len;
 	WRITE_ONCE(tp->rcv_nxt, TCP_SKB_CB(skb)->end_seq);
 	if (!toe_rcv_coalesce(sk, skb)) {
@@ -471,6 +472,13 @@ void toe_sk_timing_update(struct sock *sk, const struct toe_tcp_timing *tm)
 		WRITE_ONCE(tp->srtt_us, min_t(u32, tm->srtt_us, U32_MAX >> 3) << 3);
 		WRITE_ONCE(tp->mdev_us, min_t(u32, tm->rttvar_us, U32_MAX >> 2) << 2);
 		WRITE_ONCE(tp->rttvar_us, tp->mdev_us);
+		/* The receiver's RTT, for receive buffer autotuning, until
+		 * there is one (see toe_sk_handover()); both scaled by 8.
+		 * Set once; tcp_rcv_space_adjust() reading it meanwhile sees
+		 * 0 or the value, either of which it takes.
+		 */
+		if (!READ_ONCE(tp->rcv_rtt_est.rtt_us))
+			WRITE_ONCE(tp->rcv_rtt_est.rtt_us, tp->srtt_us);
 	}
 	rto = clamp_t(unsigned long, msecs_to_jiffies(tm->rto_ms), TCP_RTO_MIN,
 		      TCP_RTO_MAX);
@@ -1810,6 +1818,15 @@ int toe_sk_handover(struct sock *sk)
 	ts->consumed_seq = tp->copied_seq;
 	ts->rcv_wnd = tp->rcv_wnd;
 	tp->rcv_wnd = max(tp->rcv_wnd, tp->window_clamp);
+	/* Linux TCP measures the receiver's RTT on the data it takes in
+	 * (tcp_rcv_rtt_measure()), which it no longer sees; tcp_recvmsg()
+	 * sizes the receive buffer by it (tcp_rcv_space_adjust()), and
+	 * does nothing until there is one. Without a measurement yet, the
+	 * smoothed RTT stands in, here and once the engine has one (see
+	 * toe_sk_timing_update()).
+	 */
+	if (!tp->rcv_rtt_est.rtt_us)
+		WRITE_ONCE(tp->rcv_rtt_est.rtt_us, tp->srtt_us);
 
 	ts->use_write_queue = sock_flag(sk, SOCK_USE_WRITE_QUEUE);
 	ts->sk_proto = sk->sk_prot;

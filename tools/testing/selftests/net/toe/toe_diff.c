@@ -1906,6 +1906,25 @@ TEST_F(diff, rcv_window)
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
 
+/* The receive buffer grows with a reader that keeps up (receive buffer
+ * autotuning, tcp_rcv_space_adjust()), on a connection that received
+ * nothing before it was offloaded as on one in software.
+ */
+TEST_F_TIMEOUT(diff, rcv_buffer_grows, 90)
+{
+	const size_t total = 16 << 20;
+	int before = sockopt_int(self->cfd, SOL_SOCKET, SO_RCVBUF), after;
+	pid_t pid;
+
+	pid = bg_send(self->pfd, DOWN, &self->down_tx, total, 0);
+	EXPECT_EQ(total, recv_all(self->cfd, DOWN, &self->down_rx, total, 30000));
+	EXPECT_EQ(0, bg_wait(pid));
+	after = sockopt_int(self->cfd, SOL_SOCKET, SO_RCVBUF);
+	EXPECT_LT(before, after)
+		TH_LOG("SO_RCVBUF %d before 16 MB in, %d after", before, after);
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
 /* The peer's zero-window probes are answered: our reader stops until the
  * window is shut and the peer probes it; the peer's probe counter stays
  * low (an answered probe clears it) and, with TCP_USER_TIMEOUT longer than
@@ -1937,7 +1956,8 @@ TEST_F_TIMEOUT(diff, peer_zero_window, 60)
 	/* It was shut, so the peer probed... */
 	EXPECT_EQ(0, wnd) TH_LOG("the peer never saw a shut window");
 	EXPECT_GE(1, probes) TH_LOG("the peer's zero-window probes are unanswered");
-	EXPECT_EQ(total, recv_all(self->cfd, DOWN, &self->down_rx, total, 30000));
+	EXPECT_EQ((ssize_t)total, recv_all(self->cfd, DOWN, &self->down_rx, total,
+					   30000));
 	EXPECT_EQ(0, bg_wait(pid));
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
