@@ -160,19 +160,25 @@ vmopts=(--timeout "$timeout" --env "TOE_MODDIR=${TOE_MODDIR:-$TOP}")
 [ -n "${VM_ARGS:-}" ] && vmopts+=(${VM_ARGS})
 
 tap=$RESULTS/tap-$LANE.log
+steps=$RESULTS/steps-$LANE.log
 echo "run-tests: $LANE: ${expected[*]}"
 # timed: the guest's output as it comes, and after each test's result
-# how long it took, for keeping the lanes inside CI's budget.
+# how long it took, for keeping the lanes inside CI's budget; each step's
+# (a lib.sh TEST line, a harness case) seconds go to $steps.
 timed() {
-	local line start=$SECONDS
+	local line start=$SECONDS step=$SECONDS
 
+	: > "$steps"
 	while IFS= read -r line; do
 		printf '%s\n' "$line"
 		line=${line%$'\r'}
 		case $line in
-		"# selftests: "*) start=$SECONDS ;;
+		"# selftests: "*) start=$SECONDS step=$SECONDS ;;
 		"ok "*" selftests: "* | "not ok "*" selftests: "*)
 			echo "run-tests: ${line#*selftests: } took $((SECONDS - start)) s" ;;
+		"# TEST: "* | "# ok "* | "# not ok "*)
+			printf '%4d s %s\n' $((SECONDS - step)) "$line" >> "$steps"
+			step=$SECONDS ;;
 		esac
 	done
 }

@@ -69,13 +69,25 @@ client=$!
 
 # admin ACTION: one administrator's action, bounded to 60 s (a hang is a
 # failure, not a stuck test). The log says what was done, in order.
+# The slowest action so far and its time are kept in $slowest, $slowest_ms.
 admin() {
+	local t0=$(date +%s%N) rc=0 ms
+
 	echo "$*" >> "$TMP/actions"
-	if ! timeout -k 10 60 bash -ec "$*" >> "$TMP/actions" 2>&1; then
-		echo "FAILED: $*" >> "$TMP/actions"
+	timeout -k 10 60 bash -ec "$*" >> "$TMP/actions" 2>&1 || rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "took $ms ms" >> "$TMP/actions"
+	if [ "$ms" -gt "$slowest_ms" ]; then
+		slowest_ms=$ms
+		slowest=$*
+	fi
+	if [ "$rc" != 0 ]; then
+		echo "FAILED ($rc): $*" >> "$TMP/actions"
 		return 1
 	fi
 }
+slowest_ms=0
+slowest=none
 
 actions=0
 failed=0
@@ -107,8 +119,9 @@ done
 wait "$client"
 check_err $? "the load failed: $(tail -c 2000 "$TMP/client")"
 log_info "$(tail -n 1 "$TMP/client"), $actions admin actions"
+log_info "slowest action: $slowest_ms ms: $slowest"
 [ "$failed" = 0 ]
-check_err $? "$failed admin actions failed or hung: $(grep -A3 FAILED "$TMP/actions" | head -20)"
+check_err $? "$failed admin actions failed or hung: $(grep -B4 FAILED "$TMP/actions" | head -20)"
 python3 -c '
 import json, sys
 r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
