@@ -773,11 +773,20 @@ static u32 toesim_cork_seq(struct toesim_tcb *tcb)
 	return tcb->cork_seq;
 }
 
-/* TCP_CORK and MSG_MORE (tcp_nagle_test()): new bytes past the last push
- * go in full segments only, so trim a segment of @len bytes from snd_nxt
- * that would end in a partial one there. Retransmissions stop at
- * snd_max (what follows is new); the one segment @force_tail allows goes
- * as it is. Return: what may go now, 0 to wait.
+/* tcp_minshall_check(): a partial segment sent is unacknowledged. */
+static bool toesim_minshall(const struct toesim_tcb *tcb)
+{
+	return after(tcb->snd_sml, tcb->snd_una) &&
+	       !after(tcb->snd_sml, tcb->snd_max);
+}
+
+/* Nagle's rule and TCP_CORK/MSG_MORE (tcp_nagle_test()): a segment of @len
+ * bytes from snd_nxt that would end the queue in a partial segment sends
+ * only its full segments when bytes past the last push are corked, or,
+ * with TCP_NODELAY off, while a partial segment is in flight (Minshall's
+ * variant, tcp_nagle_check()). Retransmissions stop at snd_max (what
+ * follows is new); the one segment @force_tail allows goes as it is.
+ * Return: what may go now, 0 to wait.
  */
 static u32 toesim_cork(struct toesim_tcb *tcb, u32 len)
 {
@@ -786,8 +795,15 @@ static u32 toesim_cork(struct toesim_tcb *tcb, u32 len)
 
 	if (before(tcb->snd_nxt, tcb->snd_max))
 		return min(len, tcb->snd_max - tcb->snd_nxt);
-	if (tcb->force_tail || !after(end, push) || end != tcb->write_seq)
+	if (tcb->force_tail || end != tcb->write_seq)
 		return len;
+	if (!after(end, push)) {
+		if (!(len % tcb->mss) ||
+		    READ_ONCE(tcb->nagle) & TOESIM_NAGLE_OFF ||
+		    tcb->snd_nxt == tcb->snd_una || !toesim_minshall(tcb))
+			return len;
+		return rounddown(len, tcb->mss);
+	}
 	full = rounddown(len, tcb->mss);
 	if (after(push, tcb->snd_nxt))
 		full = max(full, push - tcb->snd_nxt);
@@ -810,9 +826,7 @@ static void toesim_nagle_release(struct toesim_tcb *tcb)
 	}
 	if (!before(tcb->snd_nxt, tcb->write_seq))
 		return;
-	/* tcp_minshall_check(): a partial segment sent is unacknowledged. */
-	if (nagle & TOESIM_NAGLE_OFF || !after(tcb->snd_sml, tcb->snd_una) ||
-	    after(tcb->snd_sml, tcb->snd_max))
+	if (nagle & TOESIM_NAGLE_OFF || !toesim_minshall(tcb))
 		tcb->force_tail = true;
 }
 

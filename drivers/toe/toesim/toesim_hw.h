@@ -196,7 +196,7 @@ struct toesim_host_ops {
 
 /* The socket's Nagle state (tcp_sock.nonagle), for a held partial segment. */
 #define TOESIM_NAGLE_CORK	BIT(0)	/* TCP_CORK: only a push sends it */
-#define TOESIM_NAGLE_OFF	BIT(1)	/* TCP_NODELAY: any ACK sends it */
+#define TOESIM_NAGLE_OFF	BIT(1)	/* TCP_NODELAY: no waiting for an ACK */
 
 /**
  * struct toesim_conn_params - a connection to install

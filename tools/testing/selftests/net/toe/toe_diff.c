@@ -1671,6 +1671,42 @@ static unsigned int data_segs_in(int fd)
 	return ti.tcpi_data_segs_in;
 }
 
+/* Nagle's rule (Minshall's variant, as Linux TCP has it): with TCP_NODELAY
+ * off, a short write waits while a short segment is unacknowledged, and
+ * goes with whatever came meanwhile at its ACK: three 100-byte writes
+ * 30 ms apart behind a 200 ms path reach the peer in two segments. With
+ * TCP_NODELAY, in three.
+ */
+TEST_F_TIMEOUT(diff, nagle, 60)
+{
+	unsigned int segs;
+	int nodelay;
+
+	self->netem = true;
+	ASSERT_EQ(0, run_tc("qdisc replace dev %s root netem delay 200ms",
+			    getenv("TOE_DIFF_DEV"))) TH_LOG("no netem?");
+	for (nodelay = 0; nodelay <= 1; nodelay++) {
+		ASSERT_EQ(0, set_int(self->cfd, IPPROTO_TCP, TCP_NODELAY,
+				     nodelay));
+		EXPECT_EQ(0, wait_outq(self->cfd, 0, WAIT_MS));
+		segs = data_segs_in(self->pfd);
+		/* 30 ms apart, within the first one's RTT: an engine
+		 * that takes the three at once would send them as one.
+		 */
+		EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+		usleep(30000);
+		EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+		usleep(30000);
+		EXPECT_EQ(100, psend(self->cfd, UP, &self->up_tx, 100, 0));
+		EXPECT_EQ(300, recv_all(self->pfd, UP, &self->up_rx, 300,
+					WAIT_MS));
+		EXPECT_EQ(segs + (nodelay ? 3 : 2), data_segs_in(self->pfd))
+			TH_LOG("TCP_NODELAY %d: three writes in %u segments",
+			       nodelay, data_segs_in(self->pfd) - segs);
+	}
+	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
+}
+
 /* TCP_CORK and MSG_MORE hold back a partial segment: nothing reaches the
  * peer until the application uncorks, or sends without MSG_MORE, and then
  * all of it in one segment. Corked bytes left alone go out after about an
@@ -1917,7 +1953,8 @@ TEST_F_TIMEOUT(diff, rcv_buffer_grows, 90)
 	pid_t pid;
 
 	pid = bg_send(self->pfd, DOWN, &self->down_tx, total, 0);
-	EXPECT_EQ(total, recv_all(self->cfd, DOWN, &self->down_rx, total, 30000));
+	EXPECT_EQ((ssize_t)total, recv_all(self->cfd, DOWN, &self->down_rx, total,
+					   30000));
 	EXPECT_EQ(0, bg_wait(pid));
 	after = sockopt_int(self->cfd, SOL_SOCKET, SO_RCVBUF);
 	EXPECT_LT(before, after)
@@ -1956,8 +1993,7 @@ TEST_F_TIMEOUT(diff, peer_zero_window, 60)
 	/* It was shut, so the peer probed... */
 	EXPECT_EQ(0, wnd) TH_LOG("the peer never saw a shut window");
 	EXPECT_GE(1, probes) TH_LOG("the peer's zero-window probes are unanswered");
-	EXPECT_EQ((ssize_t)total, recv_all(self->cfd, DOWN, &self->down_rx, total,
-					   30000));
+	EXPECT_EQ(total, recv_all(self->cfd, DOWN, &self->down_rx, total, 30000));
 	EXPECT_EQ(0, bg_wait(pid));
 	EXPECT_EQ(variant->offload, toe_offloaded(self->cfd));
 }
