@@ -15,11 +15,12 @@
 # what the socket asked of the IP header and of its frames' metadata
 # (IP_TOS and IP_TTL or their IPv6 equivalents, SO_MARK, SO_PRIORITY):
 # every segment, in software and offloaded alike, carries it, as counted
-# by nft at the peer's input and at the host's output.
+# by nft at the peer's input and at the host's output; and a tbf qdisc on
+# the port shapes offloaded frames as it shapes Linux TCP's.
 
 source "$(dirname "$0")/lib.sh"
 
-toe_sim_prereq ip python3 nsenter sysctl nft
+toe_sim_prereq ip python3 nsenter sysctl nft tc
 
 H=toe-feat-h-$$
 P=toe-feat-p-$$
@@ -250,5 +251,55 @@ for carrier in software offloaded; do
 	done
 	log_test "$carrier: every segment has the TOS, TTL, DF, mark and priority asked for, IP IDs and flow labels as Linux TCP's"
 done
+
+# --- the egress qdisc -----------------------------------------------------------
+
+# sent, dropped: the bytes the root qdisc of our port sent, the packets
+# it dropped.
+sent() {
+	tc -n "$H" -s qdisc show dev vh | sed -n 's/^ *Sent \([0-9]*\) bytes.*/\1/p' | head -n 1
+}
+
+dropped() {
+	tc -n "$H" -s qdisc show dev vh | sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' | head -n 1
+}
+
+# A tbf qdisc on the port shapes an offloaded connection's frames as it
+# shapes Linux TCP's (toesim sends through dev_queue_xmit()): 2 MB up at
+# 16 Mbit/s take at least a second on either carrier, the qdisc counts
+# every byte, and the engine takes not much longer than Linux TCP (what
+# the qdisc dropped, it sent again: it has no TCP small queues).
+tc -n "$H" qdisc add dev vh root tbf rate 16mbit burst 16kb latency 50ms ||
+	fail "cannot add a tbf qdisc"
+for carrier in software offloaded; do
+	ulp=
+	[ $carrier = offloaded ] && ulp=--ulp
+	s0=$(sent)
+	f0=$(cat "$DBG/tx_frames")
+	t0=$(date +%s%N)
+	toe_xfer_start "tbf$port" 10.77.0.2 $port $((2 << 20)) $ulp ||
+		fail "$carrier: cannot start a transfer"
+	toe_xfer_finish "tbf$port" $((2 << 20))
+	check_err $? "$carrier: the transfer did not arrive intact"
+	took=$((($(date +%s%N) - t0) / 1000000))
+	bytes=$(($(sent) - s0))
+	if [ $carrier = offloaded ]; then
+		# ... and the engine sent them: frames of 64 KB at most.
+		frames=$(($(cat "$DBG/tx_frames") - f0))
+		[ "$(toe_xfer_ulp "$TMP/tbf$port.c")" = ok ] &&
+			[ "$frames" -ge $((2 << 4)) ]
+		check_err $? "not offloaded: $(toe_xfer_ulp "$TMP/tbf$port.c"), the engine sent $frames frames"
+	else
+		sw_took=$took
+	fi
+	log_info "$carrier: 2 MB through tbf in $took ms, the qdisc sent $bytes bytes, $(dropped) dropped in all"
+	[ "$took" -ge 1000 ] && [ "$bytes" -ge $((2 << 20)) ]
+	check_err $? "$carrier: 2 MB in $took ms, $bytes bytes through the qdisc"
+	port=$((port + 1))
+done
+[ "$took" -le $((sw_took * 2 + 1000)) ]
+check_err $? "offloaded through tbf in $took ms, in software $sw_took ms"
+tc -n "$H" qdisc del dev vh root
+log_test "tbf on the port shapes offloaded frames as Linux TCP's"
 
 exit "$EXIT_STATUS"
