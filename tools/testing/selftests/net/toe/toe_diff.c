@@ -23,8 +23,8 @@
  *   TOE_DIFF_DEBUGFS   the toesim instance's debugfs directory
  *   TOE_DIFF_DEV       our port (for a netem qdisc)
  *   TOE_DIFF_VARIANTS  if set, only the variants whose name contains it
- *                      (the debug kernel's lane runs "toe": the software
- *                      variants run none of our code)
+ *                      (the debug kernel's lane runs "ipv4_toe": the
+ *                      software variants run none of our code)
  *   TOE_DIFF_TESTS     if set, only the tests whose name contains it (for
  *                      a developer chasing one)
  */

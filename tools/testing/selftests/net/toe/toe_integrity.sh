@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Integrity across transitions: TOE_INTEGRITY_MB (default 1024) each way
+# Integrity across transitions: TOE_INTEGRITY_MB (default 512) each way
 # between toesim and a Linux peer, IPv4 then IPv6, while the connection is
 # handed back at random moments (toesim's force_handback and fail_device)
 # and the policy offloads it again each time, bytes queued and in flight
