@@ -13,9 +13,10 @@
  * fast retransmit and recovery: by the peer's SACK blocks where it sends
  * them (RFC 6675's loss detection and pipe, simplified), NewReno (RFC
  * 6582) where it does not; slow start and congestion avoidance, flow
- * control with zero-window probing, delayed ACKs, window updates as the
- * host reads, RFC 5961 checks against blind RST, SYN and data injection,
- * TCP_CORK and MSG_MORE, keepalive probes. A peer that stops answering
+ * control with zero-window probing, a receive window by Linux TCP's
+ * rules and window updates as the host reads, delayed ACKs, RFC 5961
+ * checks against blind RST, SYN and data injection, Nagle's rule, TCP_CORK
+ * and MSG_MORE, keepalive probes. A peer that stops answering
  * retransmissions, window probes or keepalive probes sends the connection
  * back to Linux TCP, whose timers decide when it is gone.
  * Frames are GSO frames within the port's gso_max_size and gso_max_segs.

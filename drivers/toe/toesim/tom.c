@@ -37,7 +37,12 @@ static int toesim_host_deliver(void *host, struct sk_buff *skb, u32 seq)
 	return toe_sk_rcv(host, skb, seq);
 }
 
-/* Linux TCP's receive window inputs (__tcp_select_window()). */
+/* Linux TCP's receive window inputs (__tcp_select_window()), read from
+ * the engine thread without the socket lock: the socket's own writers
+ * (tcp_rcv_space_adjust() raising the buffer and the clamp, the reader
+ * freeing memory) run under it, and a value one change old only delays
+ * a window update to the next read or ACK.
+ */
 static void toesim_host_rcv_room(void *host, struct toesim_rcv_room *room)
 {
 	struct sock *sk = host;
