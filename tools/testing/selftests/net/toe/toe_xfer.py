@@ -11,7 +11,7 @@
 #   toe_xfer.py client ADDR PORT [--send BYTES] [--ulp] [--notoe] [--hold SECS]
 #                      [--rate BYTES_PER_S] [--ulp-after BYTES] [--drain]
 #                      [--tos N] [--ttl N] [--mark N] [--priority N]
-#                      [--keepalive] [--no-df]
+#                      [--keepalive] [--no-df] [--wait-for PATH]
 #
 # --ulp asks for the "toe" ULP right after connect (the explicit offload);
 # the result is reported as "ulp": "ok" or the errno name. --notoe sets the
@@ -19,6 +19,8 @@
 # --ulp-after BYTES asks for "toe" once BYTES were written instead: with
 # bytes queued and in flight. --hold SECS delays the first read and write,
 # on either side (a server that holds keeps the client's bytes queued).
+# --wait-for PATH (client) delays them instead until PATH exists, for two
+# minutes at most: the test says when, not a clock.
 # --late-shutdown keeps the sending direction open until the peer's data
 # has all arrived, so the connection stays established meanwhile (on one
 # side only: two would wait for each other). --drain waits, before the
@@ -71,6 +73,12 @@ def drain(sock):
         if not left:
             return
         time.sleep(0.01)
+
+
+def wait_for(path):
+    end = time.monotonic() + 120
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.05)
 
 
 def send_file(sock, nbytes, h):
@@ -166,6 +174,7 @@ def main():
     ap.add_argument("--priority", type=int, default=None)
     ap.add_argument("--keepalive", action="store_true")
     ap.add_argument("--no-df", action="store_true")
+    ap.add_argument("--wait-for", default=None)
     a = ap.parse_args()
     out = {}
 
@@ -208,6 +217,8 @@ def main():
             offload(s, out)
         if a.hold:
             time.sleep(a.hold)
+        if a.wait_for:
+            wait_for(a.wait_for)
         run(s, a.send, out, a.late_shutdown, a.rate, a.ulp_after, a.drain)
     s.close()
     print(json.dumps(out), flush=True)
