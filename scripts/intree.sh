@@ -110,6 +110,7 @@ sync_dir() {
 for h in "$TOP"/include/net/toe*.h; do
 	sync_file "$h" "$SRC/include/net/$(basename "$h")"
 done
+sync_file "$TOP/include/trace/events/toe.h" "$SRC/include/trace/events/toe.h"
 sync_dir net/toe
 sync_dir drivers/toe
 

@@ -157,6 +157,47 @@ enum toe_handback_reason {
 };
 
 /**
+ * enum toe_refusal - why a handover did not happen (the toe:toe_refused
+ *	tracepoint); the socket stays with Linux TCP
+ * @TOE_REFUSE_STATE: not established, or the file is going
+ * @TOE_REFUSE_ROUTE: no route for the next segment
+ * @TOE_REFUSE_NODEV: the route's port has no enabled engine
+ * @TOE_REFUSE_FAMILY: the device does not carry the address family
+ * @TOE_REFUSE_PROTO: the socket's proto is not TCP's own (another
+ *	layer's, a sockmap's)
+ * @TOE_REFUSE_BUSY: urgent data, or data out of order: try later
+ * @TOE_REFUSE_SOCKOPT: a socket option or security association the
+ *	engine cannot carry (TCP-MD5, IPsec, repair mode, ...)
+ * @TOE_REFUSE_DRIVER: &toedev_ops.can_offload said no
+ * @TOE_REFUSE_NETFILTER: netfilter hooks the engine would bypass
+ * @TOE_REFUSE_FEATURE: a TCP feature the connection uses that the engine
+ *	does not declare
+ * @TOE_REFUSE_DOWN: the device was disabled or is going
+ * @TOE_REFUSE_TABLE: the connection table is full
+ * @TOE_REFUSE_NOMEM: no memory for the copies the engine takes
+ * @TOE_REFUSE_ENGINE: &toedev_ops.connect failed
+ * @TOE_REFUSE_PERM: the caller of TCP_ULP "toe" lacks the privilege the
+ *	device's ulp_access asks for
+ */
+enum toe_refusal {
+	TOE_REFUSE_STATE,
+	TOE_REFUSE_ROUTE,
+	TOE_REFUSE_NODEV,
+	TOE_REFUSE_FAMILY,
+	TOE_REFUSE_PROTO,
+	TOE_REFUSE_BUSY,
+	TOE_REFUSE_SOCKOPT,
+	TOE_REFUSE_DRIVER,
+	TOE_REFUSE_NETFILTER,
+	TOE_REFUSE_FEATURE,
+	TOE_REFUSE_DOWN,
+	TOE_REFUSE_TABLE,
+	TOE_REFUSE_NOMEM,
+	TOE_REFUSE_ENGINE,
+	TOE_REFUSE_PERM,
+};
+
+/**
  * struct toe_tcp_state - TCP state exchanged at handover and handback
  * @snd_una: first unacknowledged sequence number
  * @snd_nxt: next sequence number to send

@@ -41,6 +41,9 @@
 
 #include "toe_internal.h"
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/toe.h>
+
 /* Marks payload skbs from an engine in TCP_SKB_CB(skb)->tcp_tw_isn, which
  * Linux TCP's input path sets to 0 for the segments it queues.
  */
@@ -1115,13 +1118,6 @@ static void toe_close(struct sock *sk, long timeout)
 	ts->sk_proto->close(sk, timeout);
 }
 
-/* Runs in every release_sock() while offloaded, with the socket spinlock
- * held: reports what a reader consumed (it may be about to sleep for
- * more), and passes Linux TCP's deferred work on. That work (timers that
- * found the socket owned, TSQ) belongs to the software data path, which
- * is idle while offloaded. A path MTU drop is the exception: it updates
- * the MSS the engine reads (toe_sk_path_mss()).
- */
 /* TCP_CORK, TCP_NODELAY or TCP_KEEPIDLE changed (setsockopt(), or a
  * kernel user's tcp_sock_set_cork(), tcp_sock_set_nodelay() or
  * tcp_sock_set_keepidle(), which bypass the proto): the engine hears of
@@ -1151,6 +1147,13 @@ static void toe_sk_options_update(struct sock *sk)
 	}
 }
 
+/* Runs in every release_sock() while offloaded, with the socket spinlock
+ * held: reports what a reader consumed (it may be about to sleep for
+ * more), and passes Linux TCP's deferred work on. That work (timers that
+ * found the socket owned, TSQ) belongs to the software data path, which
+ * is idle while offloaded. A path MTU drop is the exception: it updates
+ * the MSS the engine reads (toe_sk_path_mss()).
+ */
 static void toe_release_cb(struct sock *sk)
 {
 	unsigned long flags, nflags;
@@ -1707,6 +1710,7 @@ static void toe_purge_tx(struct sock *sk)
 int toe_sk_handover(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
+	enum toe_refusal why;
 	struct toe_handover ho;
 	struct toedev *tdev;
 	struct toe_sock *ts;
@@ -1714,23 +1718,31 @@ int toe_sk_handover(struct sock *sk)
 
 	sock_owned_by_me(sk);
 	might_sleep();
-	if (sk->sk_state != TCP_ESTABLISHED)
+	if (sk->sk_state != TCP_ESTABLISHED) {
+		trace_toe_refused(sk, NULL, TOE_REFUSE_STATE, -ENOTCONN);
 		return -ENOTCONN;
+	}
 	if (toe_sk_offloaded(sk))
 		return -EALREADY;
 	/* The route Linux TCP would take for its next segment: a policy or
 	 * route added since the last one went out applies.
 	 */
 	if (!__sk_dst_check(sk, toe_dst_cookie(sk)) &&
-	    inet_csk(sk)->icsk_af_ops->rebuild_header(sk))
+	    inet_csk(sk)->icsk_af_ops->rebuild_header(sk)) {
+		trace_toe_refused(sk, NULL, TOE_REFUSE_ROUTE, -EHOSTUNREACH);
 		return -EHOSTUNREACH;
+	}
 
 	tdev = toe_sk_toedev(sk);
-	if (!tdev)
+	if (!tdev) {
+		trace_toe_refused(sk, NULL, TOE_REFUSE_NODEV, -ENODEV);
 		return -ENODEV;
+	}
 	err = -EOPNOTSUPP;
+	why = TOE_REFUSE_FAMILY;
 	if (!(READ_ONCE(tdev->families) & toe_family_bit(sk)))
 		goto err_put;
+	why = TOE_REFUSE_PROTO;
 	err = toe_build_protos(sk);
 	if (err)
 		goto err_put;
@@ -1741,17 +1753,24 @@ int toe_sk_handover(struct sock *sk)
 	 * offloaded: what it queues is the engine's (toe_adopt_tx()).
 	 */
 	err = -EAGAIN;
+	why = sk->sk_state != TCP_ESTABLISHED ? TOE_REFUSE_STATE :
+					       TOE_REFUSE_BUSY;
 	if (sk->sk_state != TCP_ESTABLISHED || tp->urg_data ||
 	    toe_urg_mode(tp) || !RB_EMPTY_ROOT(&tp->out_of_order_queue))
 		goto err_put;
 	err = -EOPNOTSUPP;
-	if (!toe_sk_sockopts_ok(sk) || !toe_sk_carriable(sk) ||
-	    (tdev->ops->can_offload && !tdev->ops->can_offload(tdev, sk)))
+	why = TOE_REFUSE_SOCKOPT;
+	if (!toe_sk_sockopts_ok(sk) || !toe_sk_carriable(sk))
 		goto err_put;
+	why = TOE_REFUSE_DRIVER;
+	if (tdev->ops->can_offload && !tdev->ops->can_offload(tdev, sk))
+		goto err_put;
+	why = TOE_REFUSE_NETFILTER;
 	if (toe_sk_filtered(sk, tdev)) {
 		toedev_stat_inc(tdev, TOEDEV_STAT_NF_REFUSED);
 		goto err_put;
 	}
+	why = TOE_REFUSE_FEATURE;
 	if (toe_sk_lacks(sk, tdev)) {
 		toedev_stat_inc(tdev, TOEDEV_STAT_FEATURE_REFUSED);
 		goto err_put;
@@ -1763,14 +1782,17 @@ int toe_sk_handover(struct sock *sk)
 	 */
 	down_read(&toe_handover_sem);
 	err = -ENODEV;
+	why = TOE_REFUSE_DOWN;
 	if (!toe_sk_on_tdev(sk, tdev))
 		goto err_unlock;
 	ts = toe_sk(sk);
 	err = -ENOSPC;
+	why = TOE_REFUSE_TABLE;
 	if (atomic_inc_return(&tdev->conn_count) > READ_ONCE(tdev->conn_limit))
 		goto err_dec;
 
 	__skb_queue_head_init(&ho.unacked);
+	why = TOE_REFUSE_NOMEM;
 	err = toe_copy_unacked(sk, &ho.unacked);
 	if (err)
 		goto err_dec;
@@ -1782,6 +1804,7 @@ int toe_sk_handover(struct sock *sk)
 	ts->priority = ho.st.priority;
 	ts->nonagle = tp->nonagle & (TCP_NAGLE_CORK | TCP_NAGLE_OFF);
 	ts->keepalive_time = tp->keepalive_time;
+	why = TOE_REFUSE_ENGINE;
 	err = tdev->ops->connect(tdev, sk, &ho);
 	if (err) {
 		__skb_queue_purge(&ho.unacked);
@@ -1857,6 +1880,7 @@ int toe_sk_handover(struct sock *sk)
 	WRITE_ONCE(sk->sk_prot, &toe_prots[toe_fam(sk)]);
 	toe_stray_filter_attach(sk);
 	up_read(&toe_handover_sem);
+	trace_toe_handover(sk, tdev);
 
 	/* close() looks the proto up before it takes the socket lock
 	 * (inet_release()), after the last reference on the file went: one
@@ -1875,6 +1899,7 @@ err_dec:
 err_unlock:
 	up_read(&toe_handover_sem);
 err_put:
+	trace_toe_refused(sk, tdev, why, err);
 	toedev_put(tdev);
 	return err;
 }
@@ -2244,6 +2269,9 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	ts->last_reason = reason;
 	ts->handbacks++;
 	toedev_stat_inc(tdev, TOEDEV_STAT_HANDBACKS);
+	trace_toe_handback(sk, tdev, reason, err, &hb.st,
+			   atomic64_read(&ts->tx_bytes),
+			   atomic64_read(&ts->rx_bytes));
 	ts->offloaded_jiffies += jiffies - ts->since;
 	if (err)
 		toedev_stat_inc(tdev, TOEDEV_STAT_HANDBACK_ERRORS);
@@ -2419,6 +2447,7 @@ static void toe_sock_request_handback(struct toe_sock *ts,
 	if (test_and_set_bit(TOE_SK_HB_PENDING, &ts->flags))
 		return;
 	WRITE_ONCE(ts->hb_reason, reason);
+	trace_toe_handback_request(ts->sk, reason);
 	toe_sock_queue(ts, &ts->hb_work);
 }
 
@@ -2585,8 +2614,10 @@ static int toe_ulp_permitted(struct sock *sk)
 		err = -EPERM;
 		break;
 	}
-	if (err)
+	if (err) {
 		toedev_stat_inc(tdev, TOEDEV_STAT_ULP_DENIED);
+		trace_toe_refused(sk, tdev, TOE_REFUSE_PERM, err);
+	}
 	toedev_put(tdev);
 	return err;
 }
