@@ -50,6 +50,9 @@
 #include "engine.h"
 #include "toesim_hw.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 #define TOESIM_RTO_MIN_MS	200
 #define TOESIM_RTO_MAX_MS	120000
 #define TOESIM_RTO_INIT_MS	1000
@@ -330,8 +333,10 @@ static bool toesim_nf_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 	}
 	rcu_read_unlock();
 	local_bh_enable();
-	if (ret != 1)
+	if (ret != 1) {
 		atomic64_inc(&hw->rx_nf_drops);
+		trace_toesim_drop(conn, TOESIM_DROP_NF_IN);
+	}
 	if (!ret)
 		hw->host_ops->request_remove(conn->host, TOESIM_RM_NETFILTER);
 	return ret == 1;
@@ -450,6 +455,7 @@ static int toesim_nf_xmit(struct toesim_conn *conn, struct sk_buff *skb)
 	return 0;
 drop:
 	atomic64_inc(&conn->hw->tx_nf_drops);
+	trace_toesim_drop(conn, TOESIM_DROP_NF_OUT);
 	return -EPERM;
 }
 #else
@@ -879,6 +885,8 @@ static void toesim_push(struct toesim_conn *conn)
 		if (before(tcb->snd_nxt, tcb->snd_max)) {
 			tcb->stats.retrans++;
 			atomic64_inc(&conn->hw->retrans);
+			trace_toesim_retransmit(conn, tcb->snd_nxt, len,
+						TOESIM_RXT_RTO);
 		} else {
 			/* The tail it let go is out. */
 			if (tcb->snd_nxt + len == tcb->write_seq)
@@ -909,6 +917,8 @@ static void toesim_retransmit_head(struct toesim_conn *conn)
 		tcb->high_rxt = tcb->snd_una + len;
 		tcb->stats.retrans++;
 		atomic64_inc(&conn->hw->retrans);
+		trace_toesim_retransmit(conn, tcb->snd_una, len,
+					TOESIM_RXT_FAST);
 	}
 }
 
@@ -995,6 +1005,7 @@ static bool toesim_sack_recover(struct toesim_conn *conn)
 		tcb->stats.sack_retrans++;
 		atomic64_inc(&conn->hw->retrans);
 		atomic64_inc(&conn->hw->sack_retrans);
+		trace_toesim_retransmit(conn, seq, len, TOESIM_RXT_SACK);
 	}
 	return true;
 }
@@ -1226,6 +1237,7 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 			tcb->stats.fast_retrans++;
 			atomic64_inc(&conn->hw->fast_retrans);
 			tcb->cwnd = tcb->ssthresh;
+			trace_toesim_fast_recovery(conn);
 			if (!toesim_sack_recover(conn)) {
 				tcb->cwnd = tcb->ssthresh + 3 * mss;
 				toesim_retransmit_head(conn);
@@ -1264,6 +1276,7 @@ static void toesim_ooo_queue(struct toesim_conn *conn, struct sk_buff *skb)
 	if (tcb->ooo_bytes + skb->len > toesim_rcv_mem(conn)) {
 		tcb->stats.rcv_drops++;
 		atomic64_inc(&conn->hw->rcv_drops);
+		trace_toesim_drop(conn, TOESIM_DROP_OOO_MEM);
 		kfree_skb(skb);
 		return;
 	}
@@ -1309,6 +1322,7 @@ static bool toesim_deliver(struct toesim_conn *conn, struct sk_buff *skb)
 	if (conn->hw->host_ops->deliver(conn->host, skb, seq)) {
 		tcb->stats.rcv_drops++;
 		atomic64_inc(&conn->hw->rcv_drops);
+		trace_toesim_drop(conn, TOESIM_DROP_RCVBUF);
 		kfree_skb(skb);
 		return false;
 	}
@@ -1450,6 +1464,7 @@ static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 	    (s32)(seg.tsval - tcb->ts_recent) < 0) {
 		tcb->stats.paws_drops++;
 		atomic64_inc(&conn->hw->paws_drops);
+		trace_toesim_drop(conn, TOESIM_DROP_PAWS);
 		toesim_oow_ack(conn, &seg, TOESIM_OOW_PAWS);
 		kfree_skb(skb);
 		return;
@@ -1465,6 +1480,7 @@ static void toesim_rcv(struct toesim_conn *conn, struct sk_buff *skb)
 	if (!toesim_acceptable(tcb, &seg, wnd_edge)) {
 		tcb->stats.unacceptable++;
 		atomic64_inc(&conn->hw->unacceptable);
+		trace_toesim_drop(conn, TOESIM_DROP_SEQ);
 		toesim_oow_ack(conn, &seg, TOESIM_OOW_SEQ);
 		kfree_skb(skb);
 		return;
@@ -1646,6 +1662,7 @@ static void toesim_keepalive(struct toesim_conn *conn)
 		toesim_ka_arm(tcb, now + msecs_to_jiffies(500));
 		return;
 	}
+	trace_toesim_probe(conn, TOESIM_PROBE_KEEPALIVE, tcb->ka_probes);
 	if (tcb->ka_probes < U8_MAX)
 		tcb->ka_probes++;
 	toesim_ka_arm(tcb, now + msecs_to_jiffies(ka.intvl_ms));
@@ -1687,6 +1704,7 @@ static void toesim_timers(struct toesim_conn *conn)
 
 			tcb->stats.rto++;
 			atomic64_inc(&conn->hw->rto);
+			trace_toesim_rto(conn);
 			toesim_path_mss(conn);
 			tcb->ssthresh = max(flight / 2, 2U * tcb->mss);
 			tcb->cwnd = tcb->mss;
@@ -1705,7 +1723,9 @@ static void toesim_timers(struct toesim_conn *conn)
 		} else if (!tcb->snd_wnd && before(tcb->snd_una, tcb->write_seq)) {
 			/* Persist: a probe the peer must answer. */
 			toesim_stall(conn, tcb->probes_out, true);
-			toesim_xmit(conn, tcb->snd_una - 1, 0, 0);
+			if (!toesim_xmit(conn, tcb->snd_una - 1, 0, 0))
+				trace_toesim_probe(conn, TOESIM_PROBE_WINDOW,
+						   tcb->probes_out);
 			if (tcb->probes_out < U8_MAX)
 				tcb->probes_out++;
 			toesim_arm_rto(tcb);
@@ -2113,6 +2133,7 @@ static rx_handler_result_t toesim_rx_handler(struct sk_buff **pskb)
 	struct toesim_hw *hw = rcu_dereference(skb->dev->rx_handler_data);
 	struct toesim_conn *conn;
 	u64 t0 = 0;
+	int why;
 
 	if (skb->pkt_type == PACKET_OTHERHOST || skb->pkt_type == PACKET_LOOPBACK)
 		return RX_HANDLER_PASS;
@@ -2123,10 +2144,19 @@ static rx_handler_result_t toesim_rx_handler(struct sk_buff **pskb)
 		return RX_HANDLER_PASS;
 
 	skb = skb_share_check(skb, GFP_ATOMIC);
-	if (!skb || !toesim_check_frame(skb) ||
-	    skb_queue_len(&hw->rxq) >= TOESIM_RXQ_MAX ||
-	    atomic_add_unless(&hw->fault_drop, -1, 0)) {
+	if (!skb)
+		why = TOESIM_DROP_NOMEM;
+	else if (!toesim_check_frame(skb))
+		why = TOESIM_DROP_FRAME;
+	else if (skb_queue_len(&hw->rxq) >= TOESIM_RXQ_MAX)
+		why = TOESIM_DROP_QUEUE;
+	else if (atomic_add_unless(&hw->fault_drop, -1, 0))
+		why = TOESIM_DROP_FAULT;
+	else
+		why = -1;
+	if (why >= 0) {
 		atomic64_inc(&hw->rx_drops);
+		trace_toesim_drop(conn, why);
 		kfree_skb(skb);
 		toesim_conn_put(conn);
 		return RX_HANDLER_CONSUMED;

@@ -33,6 +33,33 @@ enum {
 	TOESIM_EV_NAGLE,	/* TCP_CORK or TCP_NODELAY changed */
 };
 
+/* What sent a retransmission (the toesim:toesim_retransmit tracepoint). */
+enum toesim_rxt_kind {
+	TOESIM_RXT_RTO,		/* going back from snd_una after an RTO */
+	TOESIM_RXT_FAST,	/* fast retransmit, or NewReno's next hole */
+	TOESIM_RXT_SACK,	/* a hole the peer's SACK blocks show */
+};
+
+/* What a probe asks (toesim:toesim_probe). */
+enum toesim_probe_kind {
+	TOESIM_PROBE_WINDOW,	/* the peer's window is shut */
+	TOESIM_PROBE_KEEPALIVE,	/* the peer has been idle */
+};
+
+/* Why the engine dropped a frame of a connection (toesim:toesim_drop). */
+enum toesim_drop_reason {
+	TOESIM_DROP_NOMEM,	/* no memory for a private copy */
+	TOESIM_DROP_FRAME,	/* malformed, or a bad checksum */
+	TOESIM_DROP_QUEUE,	/* the engine's receive queue is full */
+	TOESIM_DROP_FAULT,	/* fault injection (fail_rx_drop) */
+	TOESIM_DROP_NF_IN,	/* a netfilter hook dropped it on receive */
+	TOESIM_DROP_NF_OUT,	/* ... on transmit */
+	TOESIM_DROP_PAWS,	/* an old timestamp (RFC 7323 5) */
+	TOESIM_DROP_SEQ,	/* outside the window (RFC 9293 3.10.7.4) */
+	TOESIM_DROP_OOO_MEM,	/* out of order, beyond the memory bound */
+	TOESIM_DROP_RCVBUF,	/* the host's receive buffer took none */
+};
+
 #define TOESIM_SACK_MAX	8
 
 /**
