@@ -5,7 +5,7 @@
 #   make            build toe.ko and toesim.ko against the Debian 6.1 headers
 #   make check      checkpatch --strict, sparse, coccicheck, kernel-doc
 #   make test       build, check, then the kselftests in a QEMU guest
-#   make demo       boot a guest and show what the framework does today
+#   make demo       boot a guest and show the main job, each step checked
 #   make bench      build, then native vs offloaded benchmarks in a guest
 #                   (BENCH_QUICK=1: fewer runs, smaller sizes)
 #
