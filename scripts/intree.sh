@@ -5,7 +5,8 @@
 # kernel (CONFIG_TOE, CONFIG_TOE_DRIVERS, CONFIG_TOESIM):
 #
 #   1. copy the framework and driver sources from this repository
-#      (include/net/toe*.h, net/toe/, drivers/toe/); the same files build
+#      (include/net/toe*.h, include/trace/events/toe.h,
+#      include/uapi/linux/toe.h, net/toe/, drivers/toe/); the same files build
 #      out of tree, there is no in-tree fork;
 #   2. apply the patch series in patches/ (git format-patch files): the
 #      Kconfig/Makefile wiring and the TCP hook in tcp_set_state().
@@ -111,6 +112,7 @@ for h in "$TOP"/include/net/toe*.h; do
 	sync_file "$h" "$SRC/include/net/$(basename "$h")"
 done
 sync_file "$TOP/include/trace/events/toe.h" "$SRC/include/trace/events/toe.h"
+sync_file "$TOP/include/uapi/linux/toe.h" "$SRC/include/uapi/linux/toe.h"
 sync_dir net/toe
 sync_dir drivers/toe
 

@@ -31,6 +31,7 @@
 #include <linux/types.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/wait.h>
+#include <uapi/linux/toe.h>
 
 struct neighbour;
 struct net;
@@ -113,88 +114,6 @@ enum toe_sk_event {
 	TOE_SK_EV_KEEPALIVE_ON,
 	TOE_SK_EV_KEEPALIVE_OFF,
 	TOE_SK_EV_KEEPALIVE_TIME,
-};
-
-/**
- * enum toe_handback_reason - why a connection returns to Linux TCP
- * @TOE_HB_FIN: a FIN was sent or received, or the socket is being closed
- * @TOE_HB_RST: a RST was sent or received
- * @TOE_HB_ERROR: the engine reported an error on the connection
- * @TOE_HB_LOW_RATE: the connection stayed below the policy's rate
- * @TOE_HB_DEV_DOWN: the port went down or the device was disabled
- * @TOE_HB_UNREGISTER: the device is being unregistered (driver unload)
- * @TOE_HB_TABLE: the engine needs the connection table slot back
- * @TOE_HB_ADMIN: an administrator asked for it
- * @TOE_HB_URGENT: urgent data, which the engine does not carry
- * @TOE_HB_SOCKOPT: a socket option the engine cannot honour
- * @TOE_HB_NETFILTER: a netfilter hook rewrote the connection's frames
- *	(NAT), which the engine cannot follow, or the socket's netns gained a
- *	hook an engine without %TOE_F_NETFILTER would bypass
- * @TOE_HB_TIMEOUT: the peer stopped acknowledging data or answering window
- *	probes; Linux TCP's timers go on and decide when to give up
- * @TOE_HB_ROUTE: the connection's route changed to one the engine does not
- *	carry: another port, another next hop, or an xfrm transformation
- * @TOE_HB_FEATURE: the driver withdrew a TCP feature (&toedev.features)
- *	the connection uses
- * @TOE_HB_MAX: number of reasons
- */
-enum toe_handback_reason {
-	TOE_HB_FIN,
-	TOE_HB_RST,
-	TOE_HB_ERROR,
-	TOE_HB_LOW_RATE,
-	TOE_HB_DEV_DOWN,
-	TOE_HB_UNREGISTER,
-	TOE_HB_TABLE,
-	TOE_HB_ADMIN,
-	TOE_HB_URGENT,
-	TOE_HB_SOCKOPT,
-	TOE_HB_NETFILTER,
-	TOE_HB_TIMEOUT,
-	TOE_HB_ROUTE,
-	TOE_HB_FEATURE,
-	TOE_HB_MAX,
-};
-
-/**
- * enum toe_refusal - why a handover did not happen (the toe:toe_refused
- *	tracepoint); the socket stays with Linux TCP
- * @TOE_REFUSE_STATE: not established, or the file is going
- * @TOE_REFUSE_ROUTE: no route for the next segment
- * @TOE_REFUSE_NODEV: the route's port has no enabled engine
- * @TOE_REFUSE_FAMILY: the device does not carry the address family
- * @TOE_REFUSE_PROTO: the socket's proto is not TCP's own (another
- *	layer's, a sockmap's)
- * @TOE_REFUSE_BUSY: urgent data, or data out of order: try later
- * @TOE_REFUSE_SOCKOPT: a socket option or security association the
- *	engine cannot carry (TCP-MD5, IPsec, repair mode, ...)
- * @TOE_REFUSE_DRIVER: &toedev_ops.can_offload said no
- * @TOE_REFUSE_NETFILTER: netfilter hooks the engine would bypass
- * @TOE_REFUSE_FEATURE: a TCP feature the connection uses that the engine
- *	does not declare
- * @TOE_REFUSE_DOWN: the device was disabled or is going
- * @TOE_REFUSE_TABLE: the connection table is full
- * @TOE_REFUSE_NOMEM: no memory for the copies the engine takes
- * @TOE_REFUSE_ENGINE: &toedev_ops.connect failed
- * @TOE_REFUSE_PERM: the caller of TCP_ULP "toe" lacks the privilege the
- *	device's ulp_access asks for
- */
-enum toe_refusal {
-	TOE_REFUSE_STATE,
-	TOE_REFUSE_ROUTE,
-	TOE_REFUSE_NODEV,
-	TOE_REFUSE_FAMILY,
-	TOE_REFUSE_PROTO,
-	TOE_REFUSE_BUSY,
-	TOE_REFUSE_SOCKOPT,
-	TOE_REFUSE_DRIVER,
-	TOE_REFUSE_NETFILTER,
-	TOE_REFUSE_FEATURE,
-	TOE_REFUSE_DOWN,
-	TOE_REFUSE_TABLE,
-	TOE_REFUSE_NOMEM,
-	TOE_REFUSE_ENGINE,
-	TOE_REFUSE_PERM,
 };
 
 /**
@@ -572,24 +491,6 @@ struct toedev_stats {
  */
 #define TOE_F_KEEPALIVE		BIT(5)
 #define TOE_F_ALL		GENMASK(5, 0)
-
-/**
- * enum toe_ulp_access - who may ask for offload with TCP_ULP "toe"
- * @TOE_ULP_ACCESS_ADMIN: tasks with CAP_NET_ADMIN in the initial user
- *	namespace (the default)
- * @TOE_ULP_ACCESS_ALL: every user
- * @TOE_ULP_ACCESS_NONE: nobody; only the automatic policy offloads
- *
- * The engine's table is a resource of the whole machine: an application
- * that takes slots takes them from the administrator's automatic policy
- * and from every other user. The automatic policy is the administrator's
- * decision and asks nothing of the application.
- */
-enum toe_ulp_access {
-	TOE_ULP_ACCESS_ADMIN,
-	TOE_ULP_ACCESS_ALL,
-	TOE_ULP_ACCESS_NONE,
-};
 
 /**
  * struct toedev - a TCP offload engine
