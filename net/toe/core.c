@@ -196,6 +196,8 @@ void toe_notify(unsigned long event, struct toedev *tdev)
 {
 	lockdep_assert_held(&toe_mutex);
 	raw_notifier_call_chain(&toe_chain, event, tdev);
+	if (event == TOEDEV_UP || event == TOEDEV_DOWN)
+		toe_nl_dev_event(tdev);
 }
 
 /**
@@ -437,7 +439,7 @@ struct toedev *toedev_lookup_rcu(const struct net_device *dev)
 }
 EXPORT_SYMBOL_NS_GPL(toedev_lookup_rcu, TOE);
 
-static bool toedev_in_net(const struct toedev *tdev, const struct net *net)
+bool toedev_in_net(const struct toedev *tdev, const struct net *net)
 {
 	const struct toe_port *port;
 
@@ -796,8 +798,13 @@ static int __init toe_init(void)
 	err = toe_policy_init();
 	if (err)
 		goto err_sock;
+	err = toe_nl_init();
+	if (err)
+		goto err_policy;
 	return 0;
 
+err_policy:
+	toe_policy_exit();
 err_sock:
 	toe_sock_exit();
 err_events:
@@ -811,6 +818,7 @@ err_sysfs:
 
 static void __exit toe_exit(void)
 {
+	toe_nl_exit();
 	toe_policy_exit();
 	toe_sock_exit();
 	toe_events_exit();

@@ -1683,6 +1683,16 @@ static void toe_purge_tx(struct sock *sk)
 	sk_mem_reclaim(sk);
 }
 
+/* A handover that did not happen: traced, and told to the events group. */
+static void toe_refused(struct sock *sk, struct toedev *tdev,
+			enum toe_refusal why, int err)
+{
+	struct toe_nl_event ev = { .refusal = why, .err = err };
+
+	trace_toe_refused(sk, tdev, why, err);
+	toe_nl_conn_event(TOE_CMD_REFUSED_NTF, sk, NULL, tdev, &ev);
+}
+
 /**
  * toe_sk_handover() - hand an established socket to its port's engine
  * @sk: a TCP socket in ESTABLISHED
@@ -1710,6 +1720,7 @@ static void toe_purge_tx(struct sock *sk)
 int toe_sk_handover(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
+	struct toe_nl_event ev = {};
 	enum toe_refusal why;
 	struct toe_handover ho;
 	struct toedev *tdev;
@@ -1719,7 +1730,7 @@ int toe_sk_handover(struct sock *sk)
 	sock_owned_by_me(sk);
 	might_sleep();
 	if (sk->sk_state != TCP_ESTABLISHED) {
-		trace_toe_refused(sk, NULL, TOE_REFUSE_STATE, -ENOTCONN);
+		toe_refused(sk, NULL, TOE_REFUSE_STATE, -ENOTCONN);
 		return -ENOTCONN;
 	}
 	if (toe_sk_offloaded(sk))
@@ -1729,13 +1740,13 @@ int toe_sk_handover(struct sock *sk)
 	 */
 	if (!__sk_dst_check(sk, toe_dst_cookie(sk)) &&
 	    inet_csk(sk)->icsk_af_ops->rebuild_header(sk)) {
-		trace_toe_refused(sk, NULL, TOE_REFUSE_ROUTE, -EHOSTUNREACH);
+		toe_refused(sk, NULL, TOE_REFUSE_ROUTE, -EHOSTUNREACH);
 		return -EHOSTUNREACH;
 	}
 
 	tdev = toe_sk_toedev(sk);
 	if (!tdev) {
-		trace_toe_refused(sk, NULL, TOE_REFUSE_NODEV, -ENODEV);
+		toe_refused(sk, NULL, TOE_REFUSE_NODEV, -ENODEV);
 		return -ENODEV;
 	}
 	err = -EOPNOTSUPP;
@@ -1881,6 +1892,7 @@ int toe_sk_handover(struct sock *sk)
 	toe_stray_filter_attach(sk);
 	up_read(&toe_handover_sem);
 	trace_toe_handover(sk, tdev);
+	toe_nl_conn_event(TOE_CMD_HANDOVER_NTF, sk, ts, tdev, &ev);
 
 	/* close() looks the proto up before it takes the socket lock
 	 * (inet_release()), after the last reference on the file went: one
@@ -1899,7 +1911,7 @@ err_dec:
 err_unlock:
 	up_read(&toe_handover_sem);
 err_put:
-	trace_toe_refused(sk, tdev, why, err);
+	toe_refused(sk, tdev, why, err);
 	toedev_put(tdev);
 	return err;
 }
@@ -2210,6 +2222,7 @@ static bool toe_frames_rst(struct sk_buff_head *frames)
 int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
+	struct toe_nl_event ev;
 	struct toe_handback hb;
 	struct toedev *tdev;
 	struct toe_sock *ts;
@@ -2272,6 +2285,10 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	trace_toe_handback(sk, tdev, reason, err, &hb.st,
 			   atomic64_read(&ts->tx_bytes),
 			   atomic64_read(&ts->rx_bytes));
+	ev.reason = reason;
+	ev.err = err;
+	ev.given_back = hb.st.write_seq - hb.st.snd_una;
+	toe_nl_conn_event(TOE_CMD_HANDBACK_NTF, sk, ts, tdev, &ev);
 	ts->offloaded_jiffies += jiffies - ts->since;
 	if (err)
 		toedev_stat_inc(tdev, TOEDEV_STAT_HANDBACK_ERRORS);
@@ -2616,7 +2633,7 @@ static int toe_ulp_permitted(struct sock *sk)
 	}
 	if (err) {
 		toedev_stat_inc(tdev, TOEDEV_STAT_ULP_DENIED);
-		trace_toe_refused(sk, tdev, TOE_REFUSE_PERM, err);
+		toe_refused(sk, tdev, TOE_REFUSE_PERM, err);
 	}
 	toedev_put(tdev);
 	return err;

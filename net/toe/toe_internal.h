@@ -177,6 +177,28 @@ static inline void toedev_stat_inc(struct toedev *tdev, enum toedev_stat idx)
 	put_cpu_ptr(tdev->stats);
 }
 
+/**
+ * struct toe_nl_event - what a connection event carries besides the
+ *	connection (toe_nl_conn_event())
+ * @reason: &enum toe_handback_reason of a handback
+ * @refusal: &enum toe_refusal of a refusal
+ * @err: 0, or the error of a refusal, or of a handback that reset
+ * @given_back: bytes a handback gave Linux TCP to send
+ */
+struct toe_nl_event {
+	u32	reason;
+	u32	refusal;
+	int	err;
+	u32	given_back;
+};
+
+void toe_nl_conn_event(u8 cmd, struct sock *sk, struct toe_sock *ts,
+		       struct toedev *tdev, const struct toe_nl_event *ev);
+void toe_nl_dev_event(struct toedev *tdev);
+int toe_nl_init(void);
+void toe_nl_exit(void);
+bool toedev_in_net(const struct toedev *tdev, const struct net *net);
+
 int toe_events_init(void);
 void toe_events_exit(void);
 int toe_proc_init(void);
