@@ -9,7 +9,8 @@ set -e
 PKGS="linux-image-amd64 linux-headers-amd64 linux-source-6.1 qemu-system-x86
 busybox-static sparse coccinelle iproute2 iperf3 tcpdump python3 kmod cpio
 xz-utils bc flex bison libelf-dev libssl-dev dkms ethtool socat gcc make perl
-python3-matplotlib ocaml-nox nftables python3-scapy"
+python3-matplotlib ocaml-nox nftables python3-scapy curl libmnl-dev pkg-config
+python3-yaml"
 
 missing=
 for p in $PKGS; do
