@@ -141,8 +141,10 @@ for t in ${TESTS:-}; do
 	esac
 done
 
-# Build C tests (TEST_GEN_PROGS) on the host.
-if ! make -C "$SELFTESTS" TARGETS=$COLLECTION all > "$RESULTS/build-$LANE.log" 2>&1; then
+# Build C tests (TEST_GEN_PROGS) on the host, and toectl, which
+# toe_netlink.sh runs from the tree.
+if ! make -C "$SELFTESTS" TARGETS=$COLLECTION all > "$RESULTS/build-$LANE.log" 2>&1 ||
+   ! make -C "$TOP/tools/toe/toectl" >> "$RESULTS/build-$LANE.log" 2>&1; then
 	cat "$RESULTS/build-$LANE.log" >&2
 	bail "building the selftests failed"
 fi
