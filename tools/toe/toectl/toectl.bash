@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0
+# bash completion for toectl(8)
+
+_toectl_devs()
+{
+	ls /sys/class/toe 2> /dev/null
+}
+
+_toectl()
+{
+	local cur prev words cword i obj= cmd=
+
+	_init_completion || return
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in
+		-*) ;;
+		*)
+			if [ -z "$obj" ]; then
+				obj=${words[i]}
+			elif [ -z "$cmd" ]; then
+				cmd=${words[i]}
+			fi
+			;;
+		esac
+	done
+	if [ -z "$obj" ]; then
+		COMPREPLY=($(compgen -W "-j -p dev conn monitor" -- "$cur"))
+		return
+	fi
+	case $prev in
+	dev)
+		if [ "$obj" = conn ] || [ -n "$cmd" ]; then
+			COMPREPLY=($(compgen -W "$(_toectl_devs)" -- "$cur"))
+			return
+		fi
+		;;
+	sport | dport | count | min_bytes | low_rate | low_rate_secs)
+		return
+		;;
+	enabled | auto)
+		COMPREPLY=($(compgen -W "on off" -- "$cur"))
+		return
+		;;
+	families)
+		COMPREPLY=($(compgen -W "ipv4 ipv6 ipv4,ipv6 none" -- "$cur"))
+		return
+		;;
+	ulp_access)
+		COMPREPLY=($(compgen -W "admin all none" -- "$cur"))
+		return
+		;;
+	esac
+	case $obj:$cmd in
+	dev:)
+		COMPREPLY=($(compgen -W "show set" -- "$cur")) ;;
+	dev:show)
+		COMPREPLY=($(compgen -W "$(_toectl_devs)" -- "$cur")) ;;
+	dev:set)
+		if [ "$prev" = set ]; then
+			COMPREPLY=($(compgen -W "$(_toectl_devs)" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "enabled auto min_bytes low_rate low_rate_secs families ulp_access" -- "$cur"))
+		fi
+		;;
+	conn:)
+		COMPREPLY=($(compgen -W "show handback" -- "$cur")) ;;
+	conn:*)
+		COMPREPLY=($(compgen -W "dev sport dport" -- "$cur")) ;;
+	monitor:*)
+		COMPREPLY=($(compgen -W "count" -- "$cur")) ;;
+	esac
+} &&
+	complete -F _toectl toectl
