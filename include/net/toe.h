@@ -530,6 +530,10 @@ struct toedev_stats {
  *	lookups that sleep); unregister_toedev() waits for it to reach 1
  * @wait: woken when @refcnt drops
  * @stats: per-CPU counters
+ * @rules: the offload policy rules (struct toe_rule, core-private), in
+ *	order; toe_mutex for writers, RCU for the policy
+ * @nr_rules: their number; toe_mutex
+ * @rule_id: the last rule ID given; toe_mutex
  * @rcu: frees the structure after a grace period
  * @priv: driver private area, sized by toedev_alloc()
  */
@@ -557,6 +561,9 @@ struct toedev {
 	refcount_t		refcnt;
 	wait_queue_head_t	wait;
 	struct toedev_stats __percpu *stats;
+	struct list_head	rules;
+	u32			nr_rules;
+	u32			rule_id;
 	struct rcu_head		rcu;
 	unsigned long		priv[] __aligned(NETDEV_ALIGN);
 };

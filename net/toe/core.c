@@ -100,6 +100,7 @@ struct toedev *toedev_alloc(size_t priv_size, const struct toedev_ops *ops,
 	tdev->ulp_access = TOE_ULP_ACCESS_ADMIN;
 	spin_lock_init(&tdev->conns_lock);
 	INIT_LIST_HEAD(&tdev->conns);
+	INIT_LIST_HEAD(&tdev->rules);
 	refcount_set(&tdev->refcnt, 1);
 	init_waitqueue_head(&tdev->wait);
 

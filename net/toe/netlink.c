@@ -6,7 +6,8 @@
  * visible where its ports are, a connection where its socket is), the
  * administrator's settings and handbacks, and the "events" multicast
  * group: one message per handover, handback, refusal and device state
- * change. sysfs and /proc/net/toe report the same figures.
+ * change; and the automatic policy's rules (policy.c). sysfs and
+ * /proc/net/toe report the same figures.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -457,6 +458,319 @@ static int toe_nl_conn_handback_doit(struct sk_buff *skb,
 	return 0;
 }
 
+static const struct nla_policy toe_rule_add_policy[TOE_A_RULE_MIN_BYTES + 1] = {
+	[TOE_A_RULE_DEV_NAME]		= TOE_NL_NAME_POLICY,
+	[TOE_A_RULE_INDEX]		= { .type = NLA_U32 },
+	[TOE_A_RULE_FAMILY]		= { .type = NLA_U8 },
+	[TOE_A_RULE_LADDR]		= NLA_POLICY_MIN_LEN(4),
+	[TOE_A_RULE_LPREFIX]		= NLA_POLICY_MAX(NLA_U8, 128),
+	[TOE_A_RULE_RADDR]		= NLA_POLICY_MIN_LEN(4),
+	[TOE_A_RULE_RPREFIX]		= NLA_POLICY_MAX(NLA_U8, 128),
+	[TOE_A_RULE_LPORT_MIN]		= { .type = NLA_U16 },
+	[TOE_A_RULE_LPORT_MAX]		= { .type = NLA_U16 },
+	[TOE_A_RULE_RPORT_MIN]		= { .type = NLA_U16 },
+	[TOE_A_RULE_RPORT_MAX]		= { .type = NLA_U16 },
+	[TOE_A_RULE_DIR]		= NLA_POLICY_MAX(NLA_U8,
+							 TOE_RULE_DIR_PASSIVE),
+	[TOE_A_RULE_UID]		= { .type = NLA_U32 },
+	[TOE_A_RULE_ACTION]		= NLA_POLICY_MAX(NLA_U8, TOE_RULE_SKIP),
+	[TOE_A_RULE_MIN_BYTES]		= { .type = NLA_U64 },
+};
+
+static const struct nla_policy toe_rule_del_policy[TOE_A_RULE_ID + 1] = {
+	[TOE_A_RULE_DEV_NAME]		= TOE_NL_NAME_POLICY,
+	[TOE_A_RULE_ID]			= NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+static const struct nla_policy toe_rule_get_policy[TOE_A_RULE_DEV_NAME + 1] = {
+	[TOE_A_RULE_DEV_NAME]		= TOE_NL_NAME_POLICY,
+};
+
+/* One rule, at @index of its device's list. */
+static int toe_nl_rule_fill(struct sk_buff *skb, const struct toedev *tdev,
+			    const struct toe_rule *r, u32 index,
+			    struct user_namespace *ns, u32 portid, u32 seq,
+			    int flags)
+{
+	int alen = r->family == AF_INET6 ? 16 : 4;
+	const void *l = r->family == AF_INET6 ? (void *)&r->laddr :
+						(void *)&r->laddr.s6_addr32[3];
+	const void *rem = r->family == AF_INET6 ? (void *)&r->raddr :
+						  (void *)&r->raddr.s6_addr32[3];
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &toe_nl_family, flags,
+			  TOE_CMD_RULE_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_string(skb, TOE_A_RULE_DEV_NAME, tdev->name) ||
+	    nla_put_u32(skb, TOE_A_RULE_ID, r->id) ||
+	    nla_put_u32(skb, TOE_A_RULE_INDEX, index) ||
+	    (r->family && nla_put_u8(skb, TOE_A_RULE_FAMILY, r->family)) ||
+	    (r->lplen && (nla_put(skb, TOE_A_RULE_LADDR, alen, l) ||
+			  nla_put_u8(skb, TOE_A_RULE_LPREFIX, r->lplen))) ||
+	    (r->rplen && (nla_put(skb, TOE_A_RULE_RADDR, alen, rem) ||
+			  nla_put_u8(skb, TOE_A_RULE_RPREFIX, r->rplen))) ||
+	    nla_put_u16(skb, TOE_A_RULE_LPORT_MIN, r->lport[0]) ||
+	    nla_put_u16(skb, TOE_A_RULE_LPORT_MAX, r->lport[1]) ||
+	    nla_put_u16(skb, TOE_A_RULE_RPORT_MIN, r->rport[0]) ||
+	    nla_put_u16(skb, TOE_A_RULE_RPORT_MAX, r->rport[1]) ||
+	    nla_put_u8(skb, TOE_A_RULE_DIR, r->dir) ||
+	    (r->has_uid && nla_put_u32(skb, TOE_A_RULE_UID,
+				       from_kuid_munged(ns, r->uid))) ||
+	    nla_put_u8(skb, TOE_A_RULE_ACTION, r->action) ||
+	    (r->min_bytes != U64_MAX &&
+	     nla_put_u64_64bit(skb, TOE_A_RULE_MIN_BYTES, r->min_bytes,
+			       TOE_A_RULE_PAD)) ||
+	    nla_put_u64_64bit(skb, TOE_A_RULE_HITS, atomic64_read(&r->hits),
+			      TOE_A_RULE_PAD)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* An address prefix of a rule: @addr of @family's size, @plen within it. */
+static int toe_nl_rule_prefix(struct nlattr **tb, int addr, int plen,
+			      u8 family, struct in6_addr *out, u8 *len,
+			      struct netlink_ext_ack *extack)
+{
+	int alen = family == AF_INET6 ? 16 : 4;
+
+	if (!tb[addr]) {
+		if (tb[plen]) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[plen],
+					    "a prefix length needs its address");
+			return -EINVAL;
+		}
+		*len = 0;
+		return 0;
+	}
+	if (!family || nla_len(tb[addr]) != alen) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[addr],
+				    "the address is not of the rule's family");
+		return -EINVAL;
+	}
+	*len = tb[plen] ? nla_get_u8(tb[plen]) : alen * 8;
+	if (*len > alen * 8) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[plen],
+				    "prefix longer than the address");
+		return -EINVAL;
+	}
+	if (family == AF_INET6)
+		nla_memcpy(out, tb[addr], 16);
+	else
+		nla_memcpy(&out->s6_addr32[3], tb[addr], 4);
+	return 0;
+}
+
+static int toe_nl_rule_ports(struct nlattr **tb, int lo, int hi, u16 *range,
+			     struct netlink_ext_ack *extack)
+{
+	range[0] = tb[lo] ? nla_get_u16(tb[lo]) : 0;
+	range[1] = tb[hi] ? nla_get_u16(tb[hi]) : U16_MAX;
+	if (range[0] > range[1]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[hi] ?: tb[lo],
+				    "the port range ends before it starts");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int toe_nl_rule_add_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **tb = info->attrs;
+	struct list_head *at;
+	struct toe_rule *r;
+	struct toedev *tdev;
+	struct sk_buff *msg;
+	u32 index, i;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, TOE_A_RULE_DEV_NAME) ||
+	    GENL_REQ_ATTR_CHECK(info, TOE_A_RULE_ACTION))
+		return -EINVAL;
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	err = -EINVAL;
+	if (tb[TOE_A_RULE_FAMILY]) {
+		r->family = nla_get_u8(tb[TOE_A_RULE_FAMILY]);
+		if (r->family != AF_INET && r->family != AF_INET6) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_RULE_FAMILY],
+					    "family is AF_INET or AF_INET6");
+			goto err_free;
+		}
+	}
+	r->action = nla_get_u8(tb[TOE_A_RULE_ACTION]);
+	r->dir = tb[TOE_A_RULE_DIR] ? nla_get_u8(tb[TOE_A_RULE_DIR]) :
+				      TOE_RULE_DIR_ANY;
+	r->min_bytes = U64_MAX;
+	if (tb[TOE_A_RULE_MIN_BYTES]) {
+		if (r->action != TOE_RULE_OFFLOAD) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_RULE_MIN_BYTES],
+					    "min_bytes is for a rule that offloads");
+			goto err_free;
+		}
+		r->min_bytes = nla_get_u64(tb[TOE_A_RULE_MIN_BYTES]);
+	}
+	if (tb[TOE_A_RULE_UID]) {
+		r->uid = make_kuid(sk_user_ns(NETLINK_CB(skb).sk),
+				   nla_get_u32(tb[TOE_A_RULE_UID]));
+		if (!uid_valid(r->uid)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_RULE_UID],
+					    "no such user in this user namespace");
+			goto err_free;
+		}
+		r->has_uid = true;
+	}
+	err = toe_nl_rule_prefix(tb, TOE_A_RULE_LADDR, TOE_A_RULE_LPREFIX,
+				 r->family, &r->laddr, &r->lplen, extack) ?:
+	      toe_nl_rule_prefix(tb, TOE_A_RULE_RADDR, TOE_A_RULE_RPREFIX,
+				 r->family, &r->raddr, &r->rplen, extack) ?:
+	      toe_nl_rule_ports(tb, TOE_A_RULE_LPORT_MIN, TOE_A_RULE_LPORT_MAX,
+				r->lport, extack) ?:
+	      toe_nl_rule_ports(tb, TOE_A_RULE_RPORT_MIN, TOE_A_RULE_RPORT_MAX,
+				r->rport, extack);
+	if (err)
+		goto err_free;
+	atomic64_set(&r->hits, 0);
+	msg = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	err = -ENOMEM;
+	if (!msg)
+		goto err_free;
+
+	mutex_lock(&toe_mutex);
+	err = -ENODEV;
+	tdev = toe_nl_dev_find(genl_info_net(info), tb[TOE_A_RULE_DEV_NAME],
+			       extack);
+	if (!tdev)
+		goto err_unlock;
+	err = -ENOSPC;
+	if (tdev->nr_rules >= TOE_RULES_MAX) {
+		NL_SET_ERR_MSG(extack, "the device's rule table is full");
+		goto err_unlock;
+	}
+	index = tdev->nr_rules;
+	if (tb[TOE_A_RULE_INDEX]) {
+		index = nla_get_u32(tb[TOE_A_RULE_INDEX]);
+		err = -EINVAL;
+		if (index > tdev->nr_rules) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_RULE_INDEX],
+					    "index past the end of the rules");
+			goto err_unlock;
+		}
+	}
+	/* Before the index-th rule, or at the end. */
+	i = 0;
+	list_for_each(at, &tdev->rules)
+		if (i++ == index)
+			break;
+	r->id = ++tdev->rule_id;
+	list_add_tail_rcu(&r->node, at);
+	tdev->nr_rules++;
+	err = toe_nl_rule_fill(msg, tdev, r, index,
+			       sk_user_ns(NETLINK_CB(skb).sk),
+			       info->snd_portid, info->snd_seq, 0);
+	mutex_unlock(&toe_mutex);
+	/* The rule is in; a reply too big for the message is not sent. */
+	if (err) {
+		nlmsg_free(msg);
+		return 0;
+	}
+	return genlmsg_reply(msg, info);
+
+err_unlock:
+	mutex_unlock(&toe_mutex);
+	nlmsg_free(msg);
+err_free:
+	kfree(r);
+	return err;
+}
+
+static int toe_nl_rule_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **tb = info->attrs;
+	struct toe_rule *r;
+	struct toedev *tdev;
+	int err = 0;
+
+	if (GENL_REQ_ATTR_CHECK(info, TOE_A_RULE_DEV_NAME))
+		return -EINVAL;
+	mutex_lock(&toe_mutex);
+	tdev = toe_nl_dev_find(genl_info_net(info), tb[TOE_A_RULE_DEV_NAME],
+			       info->extack);
+	if (!tdev) {
+		err = -ENODEV;
+	} else if (!tb[TOE_A_RULE_ID]) {
+		toe_rules_flush(tdev);
+	} else {
+		err = -ENOENT;
+		list_for_each_entry(r, &tdev->rules, node) {
+			if (r->id != nla_get_u32(tb[TOE_A_RULE_ID]))
+				continue;
+			list_del_rcu(&r->node);
+			tdev->nr_rules--;
+			kfree_rcu(r, rcu);
+			err = 0;
+			break;
+		}
+		if (err)
+			NL_SET_ERR_MSG_ATTR(info->extack, tb[TOE_A_RULE_ID],
+					    "no such rule on the device");
+	}
+	mutex_unlock(&toe_mutex);
+	return err;
+}
+
+/* cb->args[0]: devices done; [1]: rules of the current one done. */
+static int toe_nl_rule_get_dumpit(struct sk_buff *skb,
+				  struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct user_namespace *ns = sk_user_ns(NETLINK_CB(cb->skb).sk);
+	struct net *net = sock_net(skb->sk);
+	struct nlattr **tb = info->attrs;
+	struct toedev *tdev;
+	struct toe_rule *r;
+	long d = 0, i;
+	int err = 0;
+
+	mutex_lock(&toe_mutex);
+	list_for_each_entry(tdev, &toedev_list, list) {
+		if (tdev->reg_state != TOEDEV_REGISTERED ||
+		    !toedev_in_net(tdev, net) ||
+		    (tb[TOE_A_RULE_DEV_NAME] &&
+		     nla_strcmp(tb[TOE_A_RULE_DEV_NAME], tdev->name)))
+			continue;
+		if (d++ < cb->args[0])
+			continue;
+		i = 0;
+		list_for_each_entry(r, &tdev->rules, node) {
+			if (i++ < cb->args[1])
+				continue;
+			err = toe_nl_rule_fill(skb, tdev, r, i - 1, ns,
+					       NETLINK_CB(cb->skb).portid,
+					       cb->nlh->nlmsg_seq, NLM_F_MULTI);
+			if (err) {
+				i--;
+				break;
+			}
+		}
+		if (err) {
+			d--;
+			cb->args[1] = i;
+			break;
+		}
+		cb->args[1] = 0;
+	}
+	mutex_unlock(&toe_mutex);
+	cb->args[0] = d;
+	return err && !skb->len ? err : skb->len;
+}
+
 static const struct genl_ops toe_nl_ops[] = {
 	{
 		.cmd		= TOE_CMD_DEV_GET,
@@ -485,6 +799,26 @@ static const struct genl_ops toe_nl_ops[] = {
 		.maxattr	= ARRAY_SIZE(toe_conn_policy) - 1,
 		.flags		= GENL_ADMIN_PERM,
 	},
+	{
+		.cmd		= TOE_CMD_RULE_ADD,
+		.doit		= toe_nl_rule_add_doit,
+		.policy		= toe_rule_add_policy,
+		.maxattr	= ARRAY_SIZE(toe_rule_add_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= TOE_CMD_RULE_DEL,
+		.doit		= toe_nl_rule_del_doit,
+		.policy		= toe_rule_del_policy,
+		.maxattr	= ARRAY_SIZE(toe_rule_del_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= TOE_CMD_RULE_GET,
+		.dumpit		= toe_nl_rule_get_dumpit,
+		.policy		= toe_rule_get_policy,
+		.maxattr	= ARRAY_SIZE(toe_rule_get_policy) - 1,
+	},
 };
 
 static struct genl_family toe_nl_family __ro_after_init = {
@@ -494,7 +828,7 @@ static struct genl_family toe_nl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.ops		= toe_nl_ops,
 	.n_ops		= ARRAY_SIZE(toe_nl_ops),
-	.resv_start_op	= TOE_CMD_CONN_HANDBACK + 1,
+	.resv_start_op	= TOE_CMD_RULE_GET + 1,
 	.mcgrps		= toe_nl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(toe_nl_mcgrps),
 };

@@ -15,6 +15,12 @@
  * the engine once min_bytes more have passed, if the device takes it.
  * Sockets the kernel made for itself (without a file) are left alone.
  *
+ * The device's rules (struct toe_rule, toectl policy), tried in order
+ * when the watch first looks, decide before that: the first that matches
+ * the connection's family, addresses, ports, direction and owner offloads
+ * it (after its own min_bytes if it has one) or leaves it alone; with no
+ * match the device's settings apply.
+ *
  * Where TCP reaches ESTABLISHED: in a kernel tree, the toe_established()
  * hook behind a static key (include/net/toe_hook.h); out of tree on a
  * stock kernel, a probe on the sock:inet_sock_set_state tracepoint. Either
@@ -23,10 +29,12 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/inetdevice.h>
 #include <linux/slab.h>
 #include <linux/tracepoint.h>
 #include <linux/workqueue.h>
 #include <net/inet_connection_sock.h>
+#include <net/ipv6.h>
 #include <net/tcp.h>
 #include <net/toe.h>
 #include <net/toe_hook.h>
@@ -44,6 +52,9 @@
  * @sk: the socket, with a reference
  * @until: jiffies when the watch gives up
  * @base: bytes the connection had moved when the watch started
+ * @dir: TOE_DIR_*: how the connection opened
+ * @decided: the rules were tried
+ * @min_bytes: the matching rule's min_bytes; U64_MAX for the device's
  */
 struct toe_watch {
 	struct delayed_work	work;
@@ -51,6 +62,9 @@ struct toe_watch {
 	struct sock		*sk;
 	unsigned long		until;
 	u64			base;
+	u8			dir;
+	bool			decided;
+	u64			min_bytes;
 };
 
 /* Watches in flight, so that module unload can cancel them. */
@@ -73,6 +87,90 @@ static u64 toe_sk_bytes(const struct sock *sk)
 	return READ_ONCE(tp->bytes_acked) + READ_ONCE(tp->bytes_received);
 }
 
+static bool toe_prefix_match(const struct in6_addr *a,
+			     const struct in6_addr *prefix, u8 plen, bool v4)
+{
+	if (!plen)
+		return true;
+	if (v4)
+		return !((a->s6_addr32[3] ^ prefix->s6_addr32[3]) &
+			 inet_make_mask(plen));
+	return ipv6_prefix_equal(a, prefix, plen);
+}
+
+static bool toe_rule_match(const struct toe_rule *r, const struct sock *sk,
+			   u8 dir)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	struct in6_addr l = {}, rem = {};
+	u16 lport = ntohs(inet->inet_sport), rport = ntohs(inet->inet_dport);
+	bool v4 = true;
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6 &&
+	    !ipv6_addr_v4mapped(&sk->sk_v6_daddr)) {
+		v4 = false;
+		l = sk->sk_v6_rcv_saddr;
+		rem = sk->sk_v6_daddr;
+	}
+#endif
+	if (v4) {
+		l.s6_addr32[3] = inet->inet_saddr;
+		rem.s6_addr32[3] = inet->inet_daddr;
+	}
+	if (r->family && r->family != (v4 ? AF_INET : AF_INET6))
+		return false;
+	if (r->dir == TOE_RULE_DIR_ACTIVE && dir != TOE_DIR_ACTIVE)
+		return false;
+	if (r->dir == TOE_RULE_DIR_PASSIVE && dir != TOE_DIR_PASSIVE)
+		return false;
+	if (r->has_uid && !uid_eq(sock_i_uid((struct sock *)sk), r->uid))
+		return false;
+	return lport >= r->lport[0] && lport <= r->lport[1] &&
+	       rport >= r->rport[0] && rport <= r->rport[1] &&
+	       toe_prefix_match(&l, &r->laddr, r->lplen, v4) &&
+	       toe_prefix_match(&rem, &r->raddr, r->rplen, v4);
+}
+
+/* The device's rules on @w's connection: false if one says to leave it. */
+static bool toe_rules_decide(struct toedev *tdev, struct toe_watch *w)
+{
+	struct toe_rule *r;
+	bool offload = true;
+
+	w->decided = true;
+	w->min_bytes = U64_MAX;
+	rcu_read_lock();
+	list_for_each_entry_rcu(r, &tdev->rules, node) {
+		if (!toe_rule_match(r, w->sk, w->dir))
+			continue;
+		atomic64_inc(&r->hits);
+		offload = r->action == TOE_RULE_OFFLOAD;
+		w->min_bytes = r->min_bytes;
+		break;
+	}
+	rcu_read_unlock();
+	return offload;
+}
+
+/**
+ * toe_rules_flush() - drop every policy rule of a device
+ * @tdev: the device
+ *
+ * Context: toe_mutex held.
+ */
+void toe_rules_flush(struct toedev *tdev)
+{
+	struct toe_rule *r, *tmp;
+
+	lockdep_assert_held(&toe_mutex);
+	list_for_each_entry_safe(r, tmp, &tdev->rules, node) {
+		list_del_rcu(&r->node);
+		kfree_rcu(r, rcu);
+	}
+	tdev->nr_rules = 0;
+}
+
 static void toe_watch_fn(struct work_struct *work)
 {
 	struct toe_watch *w = container_of(to_delayed_work(work),
@@ -80,6 +178,7 @@ static void toe_watch_fn(struct work_struct *work)
 	struct sock *sk = w->sk;
 	struct toedev *tdev = NULL;
 	bool again = false;
+	u64 min;
 	int err;
 
 	lock_sock(sk);
@@ -97,13 +196,16 @@ static void toe_watch_fn(struct work_struct *work)
 	if (sk->sk_socket &&
 	    (!sk->sk_socket->file || toe_sk_file_closing(sk)))
 		goto out;
+	if (!w->decided && !toe_rules_decide(tdev, w))
+		goto out;
+	min = w->min_bytes == U64_MAX ? READ_ONCE(tdev->min_bytes) :
+					w->min_bytes;
 	/* Not accepted yet (no socket), or too few bytes so far. */
-	if (toe_sk_bytes(sk) - w->base < READ_ONCE(tdev->min_bytes) ||
-	    !sk->sk_socket) {
+	if (toe_sk_bytes(sk) - w->base < min || !sk->sk_socket) {
 		again = time_before(jiffies, w->until);
 		goto out;
 	}
-	err = toe_sk_attach(sk);
+	err = toe_sk_attach(sk, w->dir);
 	if (err == -EAGAIN)
 		again = time_before(jiffies, w->until);
 	else if (err)
@@ -127,7 +229,7 @@ out:
 }
 
 /* Watch @sk if its port's device offloads automatically; any context. */
-static void toe_watch_start(struct sock *sk, unsigned long delay)
+static void toe_watch_start(struct sock *sk, unsigned long delay, u8 dir)
 {
 	struct toe_watch *w;
 	struct dst_entry *dst;
@@ -149,6 +251,7 @@ static void toe_watch_start(struct sock *sk, unsigned long delay)
 	w->sk = sk;
 	w->until = jiffies + delay + TOE_WATCH_MAX;
 	w->base = toe_sk_bytes(sk);
+	w->dir = dir;
 	sock_hold(sk);
 	spin_lock_bh(&toe_watch_lock);
 	list_add(&w->node, &toe_watches);
@@ -161,20 +264,23 @@ static void toe_established_cb(struct sock *sk)
 {
 	if (sk->sk_protocol != IPPROTO_TCP || inet_csk(sk)->icsk_ulp_ops)
 		return;
-	toe_watch_start(sk, 0);
+	/* The child of a passive open has no socket until accept(). */
+	toe_watch_start(sk, 0, sk->sk_socket ? TOE_DIR_ACTIVE : TOE_DIR_PASSIVE);
 }
 
 /**
  * toe_policy_handed_back() - a connection came back to Linux TCP
  * @sk: the socket, established, its handback complete
  * @reason: why it came back
+ * @dir: TOE_DIR_*: how the policy saw it open
  *
  * For a reason that may pass, the policy offers the connection to the
- * engine again later; the device's min_bytes count from now.
+ * engine again later, the rules deciding again; min_bytes count from now.
  *
  * Context: process; socket locked.
  */
-void toe_policy_handed_back(struct sock *sk, enum toe_handback_reason reason)
+void toe_policy_handed_back(struct sock *sk, enum toe_handback_reason reason,
+			    u8 dir)
 {
 	switch (reason) {
 	case TOE_HB_ERROR:
@@ -184,7 +290,7 @@ void toe_policy_handed_back(struct sock *sk, enum toe_handback_reason reason)
 	case TOE_HB_ROUTE:
 	case TOE_HB_TIMEOUT:
 		if (sk->sk_state == TCP_ESTABLISHED)
-			toe_watch_start(sk, TOE_WATCH_PERIOD);
+			toe_watch_start(sk, TOE_WATCH_PERIOD, dir);
 		break;
 	default:
 		break;
@@ -275,6 +381,7 @@ void toe_policy_unregister(struct toedev *tdev)
 		if (!--toe_auto_users)
 			toe_hook_detach();
 	}
+	toe_rules_flush(tdev);
 }
 
 /* The policy scan. A connection goes back to software when its netns

@@ -2328,7 +2328,7 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	}
 
 	toe_hb_timers(sk, &hb, reason);
-	toe_policy_handed_back(sk, reason);
+	toe_policy_handed_back(sk, reason, ts->dir);
 	/* Tell the peer Linux's window now; not in answer to its RST,
 	 * which Linux TCP processes next and answers with nothing.
 	 */
@@ -2580,7 +2580,7 @@ void toe_dev_handback_all(struct toedev *tdev, struct net_device *port,
 	}
 }
 
-static int toe_ulp_init(struct sock *sk)
+static int toe_ulp_init(struct sock *sk, u8 dir)
 {
 	struct toe_sock *ts;
 	int err;
@@ -2592,6 +2592,7 @@ static int toe_ulp_init(struct sock *sk)
 		return -ENOMEM;
 	refcount_set(&ts->refcnt, 1);
 	ts->sk = sk;
+	ts->dir = dir;
 	INIT_LIST_HEAD(&ts->node);
 	INIT_WORK(&ts->hb_work, toe_hb_work);
 	INIT_WORK(&ts->tx_work, toe_tx_work);
@@ -2647,7 +2648,7 @@ static int toe_ulp_request(struct sock *sk)
 	if (sk->sk_state != TCP_ESTABLISHED)
 		return -ENOTCONN;
 	err = toe_ulp_permitted(sk);
-	return err ? err : toe_ulp_init(sk);
+	return err ? err : toe_ulp_init(sk, TOE_DIR_UNKNOWN);
 }
 
 static void toe_ulp_release(struct sock *sk)
@@ -2690,6 +2691,8 @@ bool toe_sk_has_ulp(const struct sock *sk)
 /**
  * toe_sk_attach() - offload a socket as TCP_ULP "toe" would
  * @sk: an established socket without a ULP, or one handed back before
+ * @dir: TOE_DIR_*: how the automatic policy saw it open (a socket handed
+ *	back before keeps the direction it had)
  *
  * What tcp_set_ulp() does, which 6.1 does not export: the ULP holds a
  * reference on its module for as long as the socket has it. A socket
@@ -2698,7 +2701,7 @@ bool toe_sk_has_ulp(const struct sock *sk)
  * Context: process; socket locked; may sleep.
  * Return: 0 or the error of the handover; -EEXIST for another ULP.
  */
-int toe_sk_attach(struct sock *sk)
+int toe_sk_attach(struct sock *sk, u8 dir)
 {
 	struct inet_connection_sock *icsk = inet_csk(sk);
 	int err;
@@ -2711,7 +2714,7 @@ int toe_sk_attach(struct sock *sk)
 		return -ENODEV;
 	if (sk->sk_socket)
 		clear_bit(SOCK_SUPPORT_ZC, &sk->sk_socket->flags);
-	err = toe_ulp_init(sk);
+	err = toe_ulp_init(sk, dir);
 	if (err) {
 		module_put(THIS_MODULE);
 		return err;

@@ -84,6 +84,8 @@ enum {
  * @rate_bytes: bytes at the last low-rate scan; the scan only, under
  *	@tdev->conns_lock
  * @slow_periods: consecutive scans below the low rate; likewise
+ * @dir: TOE_DIR_*, as the automatic policy saw the connection open;
+ *	TOE_DIR_UNKNOWN for one offloaded with TCP_ULP; socket lock
  * @rcu: frees the structure
  */
 struct toe_sock {
@@ -124,6 +126,7 @@ struct toe_sock {
 	atomic64_t		stray_drops;
 	u64			rate_bytes;
 	u32			slow_periods;
+	u8			dir;
 	struct rcu_head		rcu;
 };
 
@@ -135,7 +138,7 @@ const char *toe_hb_name(enum toe_handback_reason reason);
 int toe_sock_init(void);
 void toe_sock_exit(void);
 struct toedev *toe_sk_toedev(struct sock *sk);
-int toe_sk_attach(struct sock *sk);
+int toe_sk_attach(struct sock *sk, u8 dir);
 bool toe_sk_has_ulp(const struct sock *sk);
 bool toe_sk_filtered(const struct sock *sk, const struct toedev *tdev);
 u32 toe_sk_lacks(const struct sock *sk, const struct toedev *tdev);
@@ -146,7 +149,8 @@ void toe_sk_request_route_check(struct sock *sk);
 int toe_policy_init(void);
 void toe_policy_exit(void);
 void toe_policy_unregister(struct toedev *tdev);
-void toe_policy_handed_back(struct sock *sk, enum toe_handback_reason reason);
+void toe_policy_handed_back(struct sock *sk, enum toe_handback_reason reason,
+			    u8 dir);
 /* Handbacks and watches run here. */
 extern struct workqueue_struct *toe_wq;
 
@@ -176,6 +180,57 @@ static inline void toedev_stat_inc(struct toedev *tdev, enum toedev_stat idx)
 	u64_stats_update_end_irqrestore(&s->syncp, flags);
 	put_cpu_ptr(tdev->stats);
 }
+
+/* A device holds this many policy rules at most. */
+#define TOE_RULES_MAX	256
+
+/**
+ * struct toe_rule - an offload policy rule of a device
+ * @node: entry in &toedev.rules; toe_mutex for writers, RCU for readers
+ * @id: the device's name for it, never reused; constant, as are the
+ *	fields below but @hits
+ * @family: AF_INET, AF_INET6, or 0 for either
+ * @laddr: local prefix (IPv4: in s6_addr32[3])
+ * @raddr: remote prefix
+ * @lplen: length of @laddr in bits; 0 matches any
+ * @rplen: length of @raddr
+ * @lport: local port range, [0] to [1]
+ * @rport: remote port range
+ * @dir: &enum toe_rule_dir
+ * @has_uid: match the socket's owner against @uid
+ * @uid: the owner, in the initial user namespace
+ * @action: &enum toe_rule_action
+ * @min_bytes: bytes before the handover; U64_MAX for the device's
+ * @hits: connections the rule decided
+ * @rcu: frees the rule after the policy's readers
+ */
+struct toe_rule {
+	struct list_head	node;
+	u32			id;
+	u8			family;
+	struct in6_addr		laddr;
+	struct in6_addr		raddr;
+	u8			lplen;
+	u8			rplen;
+	u16			lport[2];
+	u16			rport[2];
+	u8			dir;
+	bool			has_uid;
+	kuid_t			uid;
+	u8			action;
+	u64			min_bytes;
+	atomic64_t		hits;
+	struct rcu_head		rcu;
+};
+
+/* A connection's direction as the policy saw it; for TCP_ULP's unknown. */
+enum {
+	TOE_DIR_UNKNOWN,
+	TOE_DIR_ACTIVE,
+	TOE_DIR_PASSIVE,
+};
+
+void toe_rules_flush(struct toedev *tdev);
 
 /**
  * struct toe_nl_event - what a connection event carries besides the

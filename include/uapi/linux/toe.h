@@ -123,6 +123,29 @@ enum toe_dev_state {
 	TOE_DEV_STATE_UNREGISTERING,
 };
 
+/**
+ * enum toe_rule_dir - which connections an offload policy rule matches
+ * @TOE_RULE_DIR_ANY: both
+ * @TOE_RULE_DIR_ACTIVE: those this host opened (connect())
+ * @TOE_RULE_DIR_PASSIVE: those it accepted
+ */
+enum toe_rule_dir {
+	TOE_RULE_DIR_ANY,
+	TOE_RULE_DIR_ACTIVE,
+	TOE_RULE_DIR_PASSIVE,
+};
+
+/**
+ * enum toe_rule_action - what a matching rule decides
+ * @TOE_RULE_OFFLOAD: offload, once the rule's min_bytes (or the device's)
+ *	have passed
+ * @TOE_RULE_SKIP: leave the connection to Linux TCP
+ */
+enum toe_rule_action {
+	TOE_RULE_OFFLOAD,
+	TOE_RULE_SKIP,
+};
+
 /* TOE_A_DEV_FAMILIES and TOE_A_DEV_SUPPORTED: address family bits. */
 #define TOE_NL_FAMILY_IPV4	(1U << 0)
 #define TOE_NL_FAMILY_IPV6	(1U << 1)
@@ -215,10 +238,44 @@ enum {
 };
 
 /*
+ * Attributes of an offload policy rule (TOE_CMD_RULE_*). A rule matches
+ * an automatically offloaded connection whose every given field matches;
+ * a device's rules are tried in order, the first match decides, and a
+ * connection no rule matches is offloaded by the device's settings.
+ */
+enum {
+	TOE_A_RULE_UNSPEC,
+	TOE_A_RULE_PAD,
+	TOE_A_RULE_DEV_NAME,		/* string */
+	TOE_A_RULE_ID,			/* u32: the device's name for it */
+	TOE_A_RULE_INDEX,		/* u32: its position, from 0 */
+	TOE_A_RULE_FAMILY,		/* u8: AF_INET or AF_INET6 */
+	TOE_A_RULE_LADDR,		/* binary: local prefix, 4 or 16 bytes */
+	TOE_A_RULE_LPREFIX,		/* u8: its length in bits */
+	TOE_A_RULE_RADDR,		/* binary: remote prefix */
+	TOE_A_RULE_RPREFIX,		/* u8 */
+	TOE_A_RULE_LPORT_MIN,		/* u16: local ports, a range */
+	TOE_A_RULE_LPORT_MAX,		/* u16 */
+	TOE_A_RULE_RPORT_MIN,		/* u16: remote ports */
+	TOE_A_RULE_RPORT_MAX,		/* u16 */
+	TOE_A_RULE_DIR,			/* u8: enum toe_rule_dir */
+	TOE_A_RULE_UID,			/* u32: the socket's owner */
+	TOE_A_RULE_ACTION,		/* u8: enum toe_rule_action */
+	TOE_A_RULE_MIN_BYTES,		/* u64: bytes before the handover */
+	TOE_A_RULE_HITS,		/* u64: connections it decided */
+
+	__TOE_A_RULE_MAX,
+	TOE_A_RULE_MAX = __TOE_A_RULE_MAX - 1
+};
+
+/*
  * Commands. DEV_GET (do: TOE_A_DEV_NAME; dump), DEV_SET (admin),
- * CONN_GET (dump; TOE_A_CONN_DEV_NAME, _SPORT and _DPORT filter), and
+ * CONN_GET (dump; TOE_A_CONN_DEV_NAME, _SPORT and _DPORT filter),
  * CONN_HANDBACK (admin; the same filters, none for every connection of
- * the netns). The _NTF commands are events on TOE_MCGRP_EVENTS.
+ * the netns), RULE_ADD (admin; replies with the rule), RULE_DEL (admin;
+ * TOE_A_RULE_ID, or every rule of the device without one) and RULE_GET
+ * (dump; TOE_A_RULE_DEV_NAME filters). The _NTF commands are events on
+ * TOE_MCGRP_EVENTS.
  */
 enum {
 	TOE_CMD_UNSPEC,
@@ -230,6 +287,9 @@ enum {
 	TOE_CMD_HANDOVER_NTF,
 	TOE_CMD_HANDBACK_NTF,
 	TOE_CMD_REFUSED_NTF,
+	TOE_CMD_RULE_ADD,
+	TOE_CMD_RULE_DEL,
+	TOE_CMD_RULE_GET,
 
 	__TOE_CMD_MAX,
 	TOE_CMD_MAX = __TOE_CMD_MAX - 1

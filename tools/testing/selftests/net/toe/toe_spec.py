@@ -79,7 +79,8 @@ with tempfile.TemporaryDirectory() as tmp:
                 errors.append("%s: the spec says %d, the header %s" % (n, v, got[n]))
 
 # the header's members the spec must have
-prefixes = ("TOE_A_DEV_", "TOE_A_STAT_", "TOE_A_CONN_", "TOE_CMD_", "TOE_HB_",
+prefixes = ("TOE_A_DEV_", "TOE_A_STAT_", "TOE_A_CONN_", "TOE_A_RULE_", "TOE_RULE_",
+            "TOE_CMD_", "TOE_HB_",
             "TOE_REFUSE_", "TOE_ULP_ACCESS_", "TOE_DEV_STATE_", "TOE_NL_FAMILY_",
             "TOE_NL_F_")
 text = open(header).read()
