@@ -12,6 +12,12 @@
  *   toectl dev set DEV ulp_access { admin | all | none }
  *   toectl [-j [-p]] conn show [dev DEV] [sport N] [dport N]
  *   toectl conn handback [dev DEV] [sport N] [dport N]
+ *   toectl [-j [-p]] policy show [dev DEV]
+ *   toectl policy add dev DEV [index N] [family { ipv4 | ipv6 }]
+ *                 [local PREFIX] [remote PREFIX] [lport N[-M]] [rport N[-M]]
+ *                 [dir { active | passive }] [uid N]
+ *                 action { offload [min_bytes N] | skip }
+ *   toectl policy del dev DEV [id N]
  *   toectl [-j] monitor [count N]
  *
  * Exit status: 0; 1 for a usage error; 2 when the kernel refused.
@@ -256,8 +262,15 @@ static void usage(void)
 		"       %s dev set DEV ulp_access { admin | all | none }\n"
 		"       %s [-j [-p]] conn show [dev DEV] [sport N] [dport N]\n"
 		"       %s conn handback [dev DEV] [sport N] [dport N]\n"
+		"       %s [-j [-p]] policy show [dev DEV]\n"
+		"       %s policy add dev DEV [index N] [family { ipv4 | ipv6 }]\n"
+		"              [local PREFIX] [remote PREFIX] [lport N[-M]] [rport N[-M]]\n"
+		"              [dir { active | passive }] [uid N]\n"
+		"              action { offload [min_bytes N] | skip }\n"
+		"       %s policy del dev DEV [id N]\n"
 		"       %s [-j] monitor [count N]\n",
-		prog, prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog,
+		prog);
 	exit(1);
 }
 
@@ -855,6 +868,232 @@ static int do_conn(int argc, char **argv)
 	return 0;
 }
 
+/* --- policy rules -------------------------------------------------------------- */
+
+static const char * const dir_names[] = {
+	[TOE_RULE_DIR_ANY] = "any", [TOE_RULE_DIR_ACTIVE] = "active",
+	[TOE_RULE_DIR_PASSIVE] = "passive",
+};
+
+static const char * const action_names[] = {
+	[TOE_RULE_OFFLOAD] = "offload", [TOE_RULE_SKIP] = "skip",
+};
+
+static void prefix_str(const struct attrs *a, int addr, int plen, char *out,
+		       size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	const struct nlattr *at = a->tb[addr];
+
+	if (at && mnl_attr_get_payload_len(at) == 16)
+		inet_ntop(AF_INET6, mnl_attr_get_payload(at), ip, sizeof(ip));
+	else if (at && mnl_attr_get_payload_len(at) == 4)
+		inet_ntop(AF_INET, mnl_attr_get_payload(at), ip, sizeof(ip));
+	snprintf(out, len, "%s/%llu", ip, get_uint(a->tb[plen]));
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	char l[INET6_ADDRSTRLEN + 5] = "", r[INET6_ADDRSTRLEN + 5] = "";
+	unsigned long long lp0, lp1, rp0, rp1, fam;
+	const char *dir, *action;
+	struct attrs a = {};
+
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), attrs_cb, &a);
+	if (a.tb[TOE_A_RULE_LADDR])
+		prefix_str(&a, TOE_A_RULE_LADDR, TOE_A_RULE_LPREFIX, l,
+			   sizeof(l));
+	if (a.tb[TOE_A_RULE_RADDR])
+		prefix_str(&a, TOE_A_RULE_RADDR, TOE_A_RULE_RPREFIX, r,
+			   sizeof(r));
+	lp0 = get_uint(a.tb[TOE_A_RULE_LPORT_MIN]);
+	lp1 = get_uint(a.tb[TOE_A_RULE_LPORT_MAX]);
+	rp0 = get_uint(a.tb[TOE_A_RULE_RPORT_MIN]);
+	rp1 = get_uint(a.tb[TOE_A_RULE_RPORT_MAX]);
+	fam = get_uint(a.tb[TOE_A_RULE_FAMILY]);
+	dir = name_of(dir_names, ARRAY_SIZE(dir_names),
+		      get_uint(a.tb[TOE_A_RULE_DIR]));
+	action = name_of(action_names, ARRAY_SIZE(action_names),
+			 get_uint(a.tb[TOE_A_RULE_ACTION]));
+
+	if (json) {
+		jopen(NULL, '{');
+		jstr("dev", get_str(a.tb[TOE_A_RULE_DEV_NAME]));
+		ju64("id", get_uint(a.tb[TOE_A_RULE_ID]));
+		ju64("index", get_uint(a.tb[TOE_A_RULE_INDEX]));
+		jstr("family", fam == AF_INET ? "ipv4" :
+			       fam == AF_INET6 ? "ipv6" : "any");
+		if (*l)
+			jstr("local", l);
+		if (*r)
+			jstr("remote", r);
+		ju64("lport_min", lp0);
+		ju64("lport_max", lp1);
+		ju64("rport_min", rp0);
+		ju64("rport_max", rp1);
+		jstr("dir", dir);
+		if (a.tb[TOE_A_RULE_UID])
+			ju64("uid", get_uint(a.tb[TOE_A_RULE_UID]));
+		jstr("action", action);
+		if (a.tb[TOE_A_RULE_MIN_BYTES])
+			ju64("min_bytes", get_uint(a.tb[TOE_A_RULE_MIN_BYTES]));
+		ju64("hits", get_uint(a.tb[TOE_A_RULE_HITS]));
+		jclose('}');
+		return MNL_CB_OK;
+	}
+	printf("%s rule %llu index %llu:", get_str(a.tb[TOE_A_RULE_DEV_NAME]),
+	       get_uint(a.tb[TOE_A_RULE_ID]), get_uint(a.tb[TOE_A_RULE_INDEX]));
+	if (fam)
+		hkv("family", "%s", fam == AF_INET ? "ipv4" : "ipv6");
+	if (*l)
+		hkv("local", "%s", l);
+	if (*r)
+		hkv("remote", "%s", r);
+	if (lp0 || lp1 != 65535)
+		hkv("lport", lp0 == lp1 ? "%llu" : "%llu-%llu", lp0, lp1);
+	if (rp0 || rp1 != 65535)
+		hkv("rport", rp0 == rp1 ? "%llu" : "%llu-%llu", rp0, rp1);
+	if (strcmp(dir, "any"))
+		hkv("dir", "%s", dir);
+	if (a.tb[TOE_A_RULE_UID])
+		hkv("uid", "%llu", get_uint(a.tb[TOE_A_RULE_UID]));
+	hkv("action", "%s", action);
+	if (a.tb[TOE_A_RULE_MIN_BYTES])
+		hkv("min_bytes", "%llu", get_uint(a.tb[TOE_A_RULE_MIN_BYTES]));
+	hkv("hits", "%llu", get_uint(a.tb[TOE_A_RULE_HITS]));
+	putchar('\n');
+	return MNL_CB_OK;
+}
+
+/* ADDR[/LEN] into @addr and @plen; the family it implies, checked. */
+static void put_prefix(struct nlmsghdr *nlh, int addr, int plen,
+		       const char *arg, int *family)
+{
+	unsigned char buf[16];
+	char tmp[INET6_ADDRSTRLEN + 5], *slash;
+	int fam;
+
+	snprintf(tmp, sizeof(tmp), "%s", arg ?: "");
+	slash = strchr(tmp, '/');
+	if (slash)
+		*slash++ = '\0';
+	fam = strchr(tmp, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, tmp, buf) != 1 || (*family && *family != fam)) {
+		fprintf(stderr, "%s: not an address of the rule's family: '%s'\n",
+			prog, arg ?: "");
+		exit(1);
+	}
+	*family = fam;
+	mnl_attr_put(nlh, addr, fam == AF_INET6 ? 16 : 4, buf);
+	if (slash)
+		mnl_attr_put_u8(nlh, plen, number("prefix length", slash, 128));
+}
+
+static void put_ports(struct nlmsghdr *nlh, int lo, int hi, const char *arg)
+{
+	char tmp[16], *dash;
+
+	snprintf(tmp, sizeof(tmp), "%s", arg ?: "");
+	dash = strchr(tmp, '-');
+	if (dash)
+		*dash++ = '\0';
+	mnl_attr_put_u16(nlh, lo, number("port", tmp, 65535));
+	mnl_attr_put_u16(nlh, hi, number("port", dash ?: tmp, 65535));
+}
+
+static int do_policy(int argc, char **argv)
+{
+	char *buf = calloc(1, MNL_SOCKET_BUFFER_SIZE);
+	int i, family = 0, x;
+	struct nlmsghdr *nlh;
+	bool show, add, dev = false, action = false;
+
+	if (!buf)
+		die("out of memory");
+	show = !argc || matches(argv[0], "show");
+	add = argc && matches(argv[0], "add");
+	if (!show && !add && !matches(argv[0], "del"))
+		usage();
+	nlh = genl_msg(buf, show ? TOE_CMD_RULE_GET :
+			    add ? TOE_CMD_RULE_ADD : TOE_CMD_RULE_DEL,
+		       show ? NLM_F_DUMP : NLM_F_ACK);
+	for (i = 1; i < argc; i += 2) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v)
+			usage();
+		if (matches(k, "dev")) {
+			put_dev(nlh, TOE_A_RULE_DEV_NAME, v);
+			dev = true;
+		} else if (matches(k, "id") && !show && !add) {
+			mnl_attr_put_u32(nlh, TOE_A_RULE_ID,
+					 number(k, v, UINT32_MAX));
+		} else if (!add) {
+			usage();
+		} else if (matches(k, "index")) {
+			mnl_attr_put_u32(nlh, TOE_A_RULE_INDEX,
+					 number(k, v, UINT32_MAX));
+		} else if (matches(k, "family")) {
+			if (matches(v, "ipv4"))
+				x = AF_INET;
+			else if (matches(v, "ipv6"))
+				x = AF_INET6;
+			else
+				usage();
+			if (family && family != x)
+				usage();
+			family = x;
+		} else if (matches(k, "local")) {
+			put_prefix(nlh, TOE_A_RULE_LADDR, TOE_A_RULE_LPREFIX, v,
+				   &family);
+		} else if (matches(k, "remote")) {
+			put_prefix(nlh, TOE_A_RULE_RADDR, TOE_A_RULE_RPREFIX, v,
+				   &family);
+		} else if (matches(k, "lport")) {
+			put_ports(nlh, TOE_A_RULE_LPORT_MIN, TOE_A_RULE_LPORT_MAX,
+				  v);
+		} else if (matches(k, "rport")) {
+			put_ports(nlh, TOE_A_RULE_RPORT_MIN, TOE_A_RULE_RPORT_MAX,
+				  v);
+		} else if (matches(k, "dir")) {
+			x = lookup(dir_names, ARRAY_SIZE(dir_names), v);
+			if (x < 0)
+				usage();
+			mnl_attr_put_u8(nlh, TOE_A_RULE_DIR, x);
+		} else if (matches(k, "uid")) {
+			mnl_attr_put_u32(nlh, TOE_A_RULE_UID,
+					 number(k, v, UINT32_MAX));
+		} else if (matches(k, "action")) {
+			x = lookup(action_names, ARRAY_SIZE(action_names), v);
+			if (x < 0)
+				usage();
+			mnl_attr_put_u8(nlh, TOE_A_RULE_ACTION, x);
+			action = true;
+		} else if (matches(k, "min_bytes")) {
+			mnl_attr_put_u64(nlh, TOE_A_RULE_MIN_BYTES,
+					 number(k, v, ULLONG_MAX));
+		} else {
+			usage();
+		}
+	}
+	if ((!show && !dev) || (add && !action))
+		usage();
+	if (family)
+		mnl_attr_put_u8(nlh, TOE_A_RULE_FAMILY, family);
+	if (show && json)
+		jopen(NULL, '[');
+	talk(nlh, show || add ? rule_cb : NULL, NULL,
+	     show ? "policy show" : add ? "policy add" : "policy del");
+	if (show && json) {
+		jclose(']');
+		putchar('\n');
+	} else if (add && json) {
+		putchar('\n');
+	}
+	free(buf);
+	return 0;
+}
+
 static int event_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
@@ -948,6 +1187,8 @@ int main(int argc, char **argv)
 		return do_conn(argc - 1, argv + 1);
 	if (matches(argv[0], "monitor"))
 		return do_monitor(argc - 1, argv + 1);
+	if (matches(argv[0], "policy"))
+		return do_policy(argc - 1, argv + 1);
 	usage();
 	return 1;
 }
