@@ -24,7 +24,7 @@ _toectl()
 		esac
 	done
 	if [ -z "$obj" ]; then
-		COMPREPLY=($(compgen -W "-j -p dev conn monitor" -- "$cur"))
+		COMPREPLY=($(compgen -W "-j -p dev conn policy monitor" -- "$cur"))
 		return
 	fi
 	case $prev in
@@ -34,7 +34,20 @@ _toectl()
 			return
 		fi
 		;;
-	sport | dport | count | min_bytes | low_rate | low_rate_secs)
+	sport | dport | count | min_bytes | low_rate | low_rate_secs | index | \
+	local | remote | lport | rport | uid | id)
+		return
+		;;
+	family)
+		COMPREPLY=($(compgen -W "ipv4 ipv6" -- "$cur"))
+		return
+		;;
+	dir)
+		COMPREPLY=($(compgen -W "active passive" -- "$cur"))
+		return
+		;;
+	action)
+		COMPREPLY=($(compgen -W "offload skip" -- "$cur"))
 		return
 		;;
 	enabled | auto)
@@ -66,6 +79,12 @@ _toectl()
 		COMPREPLY=($(compgen -W "show handback" -- "$cur")) ;;
 	conn:*)
 		COMPREPLY=($(compgen -W "dev sport dport" -- "$cur")) ;;
+	policy:)
+		COMPREPLY=($(compgen -W "show add del" -- "$cur")) ;;
+	policy:add)
+		COMPREPLY=($(compgen -W "dev index family local remote lport rport dir uid action min_bytes" -- "$cur")) ;;
+	policy:*)
+		COMPREPLY=($(compgen -W "dev id" -- "$cur")) ;;
 	monitor:*)
 		COMPREPLY=($(compgen -W "count" -- "$cur")) ;;
 	esac
