@@ -8,7 +8,8 @@
 # and nothing changed, and by an unprivileged user not at all; the live
 # connections with the engine's figures, filtered; the administrator's
 # handback; and `toectl monitor` receiving one event per transition of a
-# scripted sequence. And the YAML spec against the code (toe_spec.py).
+# scripted sequence. And the YAML spec against the code (toe_spec.py),
+# and the sysfs files against Documentation/ABI/testing/sysfs-class-toe.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -57,6 +58,17 @@ check_err $? "the YAML spec and the code differ"
 log_test "netlink: the YAML spec matches the uapi header and the kernel's operations"
 
 # --- devices -----------------------------------------------------------------------
+
+# Every attribute the class has is in the ABI document, and the other
+# way round.
+for f in "$SYS"/*; do
+	[ -f "$f" ] && [ "${f##*/}" != uevent ] && echo "${f##*/}"
+done | sort > "$TMP/attrs"
+sed -n 's|^What:[[:space:]]*/sys/class/toe/<toedev>/||p' \
+	"$TOP/Documentation/ABI/testing/sysfs-class-toe" | sort > "$TMP/abi"
+diff "$TMP/attrs" "$TMP/abi" > "$TMP/abi.diff"
+check_err $? "sysfs and Documentation/ABI/testing/sysfs-class-toe differ: $(tr '\n' ' ' < "$TMP/abi.diff")"
+log_test "netlink: sysfs attributes and their ABI document agree"
 
 hctl -j dev show > "$TMP/dev.json"
 check_err $? "toectl -j dev show failed"
