@@ -33,6 +33,9 @@
 #include <linux/wait.h>
 #include <uapi/linux/toe.h>
 
+/* Reasons a connection returns to Linux TCP (&enum toe_handback_reason). */
+#define TOE_HB_MAX		__TOE_HB_MAX
+
 struct neighbour;
 struct net;
 struct netevent_redirect;

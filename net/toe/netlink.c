@@ -6,8 +6,9 @@
  * visible where its ports are, a connection where its socket is), the
  * administrator's settings and handbacks, and the "events" multicast
  * group: one message per handover, handback, refusal and device state
- * change; and the automatic policy's rules (policy.c). sysfs and
- * /proc/net/toe report the same figures.
+ * change; and the automatic policy's rules (policy.c), each in the
+ * netns it was added in. sysfs and /proc/net/toe report the same device
+ * and connection figures.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -31,10 +32,25 @@ static_assert(TOE_NL_F_WSCALE == TOE_F_WSCALE);
 static_assert(TOE_NL_F_ECN == TOE_F_ECN);
 static_assert(TOE_NL_F_KEEPALIVE == TOE_F_KEEPALIVE);
 /* TOE_A_STAT_* follow enum toedev_stat, in its order. */
-static_assert(TOE_A_STAT_MAX - TOE_A_STAT_NEIGH_UPDATES + 1 ==
-	      TOEDEV_STAT_MAX);
-static_assert(TOE_A_STAT_FEATURE_REFUSED - TOE_A_STAT_NEIGH_UPDATES ==
-	      TOEDEV_STAT_FEATURE_REFUSED);
+#define TOE_NL_STAT(x) \
+	static_assert(TOE_A_STAT_##x - TOE_A_STAT_NEIGH_UPDATES == TOEDEV_STAT_##x)
+TOE_NL_STAT(NEIGH_UPDATES);
+TOE_NL_STAT(REDIRECTS);
+TOE_NL_STAT(PORT_CHANGES);
+TOE_NL_STAT(TAP_TX);
+TOE_NL_STAT(TAP_RX);
+TOE_NL_STAT(HANDOVERS);
+TOE_NL_STAT(HANDBACKS);
+TOE_NL_STAT(AUTO_OFFLOADS);
+TOE_NL_STAT(AUTO_REFUSED);
+TOE_NL_STAT(TABLE_FULL);
+TOE_NL_STAT(LOW_RATE);
+TOE_NL_STAT(HANDBACK_ERRORS);
+TOE_NL_STAT(NF_REFUSED);
+TOE_NL_STAT(ULP_DENIED);
+TOE_NL_STAT(REROUTED);
+TOE_NL_STAT(FEATURE_REFUSED);
+static_assert(TOE_A_STAT_MAX - TOE_A_STAT_NEIGH_UPDATES + 1 == TOEDEV_STAT_MAX);
 
 enum {
 	TOE_NL_MCGRP_EVENTS,
@@ -229,7 +245,7 @@ static int toe_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!tdev)
 		return -ENODEV;
 
-	/* Everything checked before anything changes. */
+	/* Values are the policy's to check; the families the driver's. */
 	if (tb[TOE_A_DEV_FAMILIES] &&
 	    nla_get_u32(tb[TOE_A_DEV_FAMILIES]) & ~tdev->supported) {
 		NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_DEV_FAMILIES],
@@ -238,6 +254,16 @@ static int toe_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 		goto out;
 	}
 
+	/* The one setting that can fail on its own comes first. */
+	if (tb[TOE_A_DEV_AUTO_OFFLOAD]) {
+		err = toedev_set_auto(tdev,
+				      nla_get_u8(tb[TOE_A_DEV_AUTO_OFFLOAD]));
+		if (err) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_DEV_AUTO_OFFLOAD],
+					    "automatic offload is not available");
+			goto out;
+		}
+	}
 	if (tb[TOE_A_DEV_FAMILIES]) {
 		err = toedev_set_families(tdev,
 					  nla_get_u32(tb[TOE_A_DEV_FAMILIES]));
@@ -255,13 +281,9 @@ static int toe_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 	if (tb[TOE_A_DEV_ULP_ACCESS])
 		WRITE_ONCE(tdev->ulp_access,
 			   nla_get_u8(tb[TOE_A_DEV_ULP_ACCESS]));
-	if (tb[TOE_A_DEV_AUTO_OFFLOAD]) {
-		err = toedev_set_auto(tdev,
-				      nla_get_u8(tb[TOE_A_DEV_AUTO_OFFLOAD]));
-		if (err)
-			goto out;
-	}
-	/* Last: a device that comes up does so with the settings above. */
+	/* Last: a device that comes up does so with the settings above,
+	 * which stay if the driver cannot open it.
+	 */
 	if (tb[TOE_A_DEV_ENABLED]) {
 		err = toedev_set_enabled(tdev,
 					 nla_get_u8(tb[TOE_A_DEV_ENABLED]));
@@ -486,11 +508,11 @@ static const struct nla_policy toe_rule_get_policy[TOE_A_RULE_DEV_NAME + 1] = {
 	[TOE_A_RULE_DEV_NAME]		= TOE_NL_NAME_POLICY,
 };
 
-/* One rule, at @index of its device's list. */
+/* One rule, at @index of its device's rules in its netns. */
 static int toe_nl_rule_fill(struct sk_buff *skb, const struct toedev *tdev,
 			    const struct toe_rule *r, u32 index,
 			    struct user_namespace *ns, u32 portid, u32 seq,
-			    int flags)
+			    int flags, u8 cmd)
 {
 	int alen = r->family == AF_INET6 ? 16 : 4;
 	const void *l = r->family == AF_INET6 ? (void *)&r->laddr :
@@ -499,8 +521,7 @@ static int toe_nl_rule_fill(struct sk_buff *skb, const struct toedev *tdev,
 						  (void *)&r->raddr.s6_addr32[3];
 	void *hdr;
 
-	hdr = genlmsg_put(skb, portid, seq, &toe_nl_family, flags,
-			  TOE_CMD_RULE_GET);
+	hdr = genlmsg_put(skb, portid, seq, &toe_nl_family, flags, cmd);
 	if (!hdr)
 		return -EMSGSIZE;
 	if (nla_put_string(skb, TOE_A_RULE_DEV_NAME, tdev->name) ||
@@ -582,11 +603,11 @@ static int toe_nl_rule_add_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct netlink_ext_ack *extack = info->extack;
 	struct nlattr **tb = info->attrs;
+	struct toe_rule *r, *it;
 	struct list_head *at;
-	struct toe_rule *r;
 	struct toedev *tdev;
 	struct sk_buff *msg;
-	u32 index, i;
+	u32 index, i, n;
 	int err;
 
 	if (GENL_REQ_ATTR_CHECK(info, TOE_A_RULE_DEV_NAME) ||
@@ -607,6 +628,7 @@ static int toe_nl_rule_add_doit(struct sk_buff *skb, struct genl_info *info)
 	r->action = nla_get_u8(tb[TOE_A_RULE_ACTION]);
 	r->dir = tb[TOE_A_RULE_DIR] ? nla_get_u8(tb[TOE_A_RULE_DIR]) :
 				      TOE_RULE_DIR_ANY;
+	r->net_cookie = genl_info_net(info)->net_cookie;
 	r->min_bytes = U64_MAX;
 	if (tb[TOE_A_RULE_MIN_BYTES]) {
 		if (r->action != TOE_RULE_OFFLOAD) {
@@ -653,27 +675,38 @@ static int toe_nl_rule_add_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(extack, "the device's rule table is full");
 		goto err_unlock;
 	}
-	index = tdev->nr_rules;
+	n = 0;
+	list_for_each_entry(it, &tdev->rules, node)
+		n += it->net_cookie == r->net_cookie;
+	index = n;
 	if (tb[TOE_A_RULE_INDEX]) {
 		index = nla_get_u32(tb[TOE_A_RULE_INDEX]);
 		err = -EINVAL;
-		if (index > tdev->nr_rules) {
+		if (index > n) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_RULE_INDEX],
 					    "index past the end of the rules");
 			goto err_unlock;
 		}
 	}
-	/* Before the index-th rule, or at the end. */
+	/* Before the index-th rule of the netns, or at the end. */
+	at = &tdev->rules;
 	i = 0;
-	list_for_each(at, &tdev->rules)
-		if (i++ == index)
+	list_for_each_entry(it, &tdev->rules, node) {
+		if (it->net_cookie != r->net_cookie)
+			continue;
+		if (i++ == index) {
+			at = &it->node;
 			break;
+		}
+	}
 	r->id = ++tdev->rule_id;
 	list_add_tail_rcu(&r->node, at);
 	tdev->nr_rules++;
+	toe_rules_gen++;
 	err = toe_nl_rule_fill(msg, tdev, r, index,
 			       sk_user_ns(NETLINK_CB(skb).sk),
-			       info->snd_portid, info->snd_seq, 0);
+			       info->snd_portid, info->snd_seq, 0,
+			       TOE_CMD_RULE_ADD);
 	mutex_unlock(&toe_mutex);
 	/* The rule is in; a reply too big for the message is not sent. */
 	if (err) {
@@ -705,14 +738,16 @@ static int toe_nl_rule_del_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!tdev) {
 		err = -ENODEV;
 	} else if (!tb[TOE_A_RULE_ID]) {
-		toe_rules_flush(tdev);
+		toe_rules_flush(tdev, genl_info_net(info));
 	} else {
 		err = -ENOENT;
 		list_for_each_entry(r, &tdev->rules, node) {
-			if (r->id != nla_get_u32(tb[TOE_A_RULE_ID]))
+			if (r->id != nla_get_u32(tb[TOE_A_RULE_ID]) ||
+			    r->net_cookie != genl_info_net(info)->net_cookie)
 				continue;
 			list_del_rcu(&r->node);
 			tdev->nr_rules--;
+			toe_rules_gen++;
 			kfree_rcu(r, rcu);
 			err = 0;
 			break;
@@ -725,7 +760,9 @@ static int toe_nl_rule_del_doit(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
-/* cb->args[0]: devices done; [1]: rules of the current one done. */
+/* cb->args[0]: devices done; [1]: rules of the current one done. A dump
+ * that a change of the rules interrupted says so (NLM_F_DUMP_INTR).
+ */
 static int toe_nl_rule_get_dumpit(struct sk_buff *skb,
 				  struct netlink_callback *cb)
 {
@@ -739,6 +776,7 @@ static int toe_nl_rule_get_dumpit(struct sk_buff *skb,
 	int err = 0;
 
 	mutex_lock(&toe_mutex);
+	cb->seq = toe_rules_gen + 1;
 	list_for_each_entry(tdev, &toedev_list, list) {
 		if (tdev->reg_state != TOEDEV_REGISTERED ||
 		    !toedev_in_net(tdev, net) ||
@@ -749,15 +787,19 @@ static int toe_nl_rule_get_dumpit(struct sk_buff *skb,
 			continue;
 		i = 0;
 		list_for_each_entry(r, &tdev->rules, node) {
+			if (r->net_cookie != net->net_cookie)
+				continue;
 			if (i++ < cb->args[1])
 				continue;
 			err = toe_nl_rule_fill(skb, tdev, r, i - 1, ns,
 					       NETLINK_CB(cb->skb).portid,
-					       cb->nlh->nlmsg_seq, NLM_F_MULTI);
+					       cb->nlh->nlmsg_seq, NLM_F_MULTI,
+					       TOE_CMD_RULE_GET);
 			if (err) {
 				i--;
 				break;
 			}
+			nl_dump_check_consistent(cb, nlmsg_hdr(skb));
 		}
 		if (err) {
 			d--;
@@ -825,6 +867,10 @@ static struct genl_family toe_nl_family __ro_after_init = {
 	.name		= TOE_GENL_NAME,
 	.version	= TOE_GENL_VERSION,
 	.netnsok	= true,
+	/* The handlers serialise on toe_mutex; a disable that drains for
+	 * seconds must not hold genl_mutex, every family's, meanwhile.
+	 */
+	.parallel_ops	= true,
 	.module		= THIS_MODULE,
 	.ops		= toe_nl_ops,
 	.n_ops		= ARRAY_SIZE(toe_nl_ops),
@@ -934,12 +980,36 @@ void toe_nl_dev_event(struct toedev *tdev)
 	}
 }
 
+/* A netns going away takes its rules with it. */
+static void __net_exit toe_nl_net_exit(struct net *net)
+{
+	struct toedev *tdev;
+
+	mutex_lock(&toe_mutex);
+	list_for_each_entry(tdev, &toedev_list, list)
+		toe_rules_flush(tdev, net);
+	mutex_unlock(&toe_mutex);
+}
+
+static struct pernet_operations toe_nl_net_ops = {
+	.exit	= toe_nl_net_exit,
+};
+
 int __init toe_nl_init(void)
 {
-	return genl_register_family(&toe_nl_family);
+	int err;
+
+	err = register_pernet_subsys(&toe_nl_net_ops);
+	if (err)
+		return err;
+	err = genl_register_family(&toe_nl_family);
+	if (err)
+		unregister_pernet_subsys(&toe_nl_net_ops);
+	return err;
 }
 
 void toe_nl_exit(void)
 {
 	genl_unregister_family(&toe_nl_family);
+	unregister_pernet_subsys(&toe_nl_net_ops);
 }

@@ -124,7 +124,12 @@ static bool toe_rule_match(const struct toe_rule *r, const struct sock *sk,
 		return false;
 	if (r->dir == TOE_RULE_DIR_PASSIVE && dir != TOE_DIR_PASSIVE)
 		return false;
-	if (r->has_uid && !uid_eq(sock_i_uid((struct sock *)sk), r->uid))
+	/* sk_uid: the owner's, inherited from the listener by its
+	 * children, which have no file until accept().
+	 */
+	if (r->has_uid && !uid_eq(sk->sk_uid, r->uid))
+		return false;
+	if (r->net_cookie != sock_net(sk)->net_cookie)
 		return false;
 	return lport >= r->lport[0] && lport <= r->lport[1] &&
 	       rport >= r->rport[0] && rport <= r->rport[1] &&
@@ -153,22 +158,29 @@ static bool toe_rules_decide(struct toedev *tdev, struct toe_watch *w)
 	return offload;
 }
 
+/* Changes of any device's rules, for dumps to notice; toe_mutex. */
+unsigned int toe_rules_gen;
+
 /**
- * toe_rules_flush() - drop every policy rule of a device
+ * toe_rules_flush() - drop policy rules of a device
  * @tdev: the device
+ * @net: the network namespace whose rules go; NULL for all
  *
  * Context: toe_mutex held.
  */
-void toe_rules_flush(struct toedev *tdev)
+void toe_rules_flush(struct toedev *tdev, const struct net *net)
 {
 	struct toe_rule *r, *tmp;
 
 	lockdep_assert_held(&toe_mutex);
 	list_for_each_entry_safe(r, tmp, &tdev->rules, node) {
+		if (net && r->net_cookie != net->net_cookie)
+			continue;
 		list_del_rcu(&r->node);
+		tdev->nr_rules--;
 		kfree_rcu(r, rcu);
 	}
-	tdev->nr_rules = 0;
+	toe_rules_gen++;
 }
 
 static void toe_watch_fn(struct work_struct *work)
@@ -264,8 +276,12 @@ static void toe_established_cb(struct sock *sk)
 {
 	if (sk->sk_protocol != IPPROTO_TCP || inet_csk(sk)->icsk_ulp_ops)
 		return;
-	/* The child of a passive open has no socket until accept(). */
-	toe_watch_start(sk, 0, sk->sk_socket ? TOE_DIR_ACTIVE : TOE_DIR_PASSIVE);
+	/* Called before the new state is stored: an active open comes from
+	 * SYN_SENT, the child of a passive one (Fast Open's too, which may
+	 * be accepted before) from SYN_RECV.
+	 */
+	toe_watch_start(sk, 0, sk->sk_state == TCP_SYN_SENT ? TOE_DIR_ACTIVE :
+							    TOE_DIR_PASSIVE);
 }
 
 /**
@@ -381,7 +397,7 @@ void toe_policy_unregister(struct toedev *tdev)
 		if (!--toe_auto_users)
 			toe_hook_detach();
 	}
-	toe_rules_flush(tdev);
+	toe_rules_flush(tdev, NULL);
 }
 
 /* The policy scan. A connection goes back to software when its netns

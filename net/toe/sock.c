@@ -1683,14 +1683,18 @@ static void toe_purge_tx(struct sock *sk)
 	sk_mem_reclaim(sk);
 }
 
-/* A handover that did not happen: traced, and told to the events group. */
+/* A handover that did not happen: traced, and told to the events group
+ * unless it is to be tried again shortly (busy: the automatic policy
+ * retries every TOE_WATCH_PERIOD).
+ */
 static void toe_refused(struct sock *sk, struct toedev *tdev,
 			enum toe_refusal why, int err)
 {
 	struct toe_nl_event ev = { .refusal = why, .err = err };
 
 	trace_toe_refused(sk, tdev, why, err);
-	toe_nl_conn_event(TOE_CMD_REFUSED_NTF, sk, NULL, tdev, &ev);
+	if (why != TOE_REFUSE_BUSY)
+		toe_nl_conn_event(TOE_CMD_REFUSED_NTF, sk, NULL, tdev, &ev);
 }
 
 /**

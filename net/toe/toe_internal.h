@@ -197,8 +197,10 @@ static inline void toedev_stat_inc(struct toedev *tdev, enum toedev_stat idx)
  * @lport: local port range, [0] to [1]
  * @rport: remote port range
  * @dir: &enum toe_rule_dir
+ * @net_cookie: the network namespace it was added in, whose connections
+ *	it matches (and where it is listed and deleted)
  * @has_uid: match the socket's owner against @uid
- * @uid: the owner, in the initial user namespace
+ * @uid: the owner
  * @action: &enum toe_rule_action
  * @min_bytes: bytes before the handover; U64_MAX for the device's
  * @hits: connections the rule decided
@@ -215,6 +217,7 @@ struct toe_rule {
 	u16			lport[2];
 	u16			rport[2];
 	u8			dir;
+	u64			net_cookie;
 	bool			has_uid;
 	kuid_t			uid;
 	u8			action;
@@ -230,7 +233,8 @@ enum {
 	TOE_DIR_PASSIVE,
 };
 
-void toe_rules_flush(struct toedev *tdev);
+void toe_rules_flush(struct toedev *tdev, const struct net *net);
+extern unsigned int toe_rules_gen;
 
 /**
  * struct toe_nl_event - what a connection event carries besides the

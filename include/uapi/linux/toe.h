@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * The "toe" generic netlink family: offload devices and the connections
- * they carry, per network namespace, and the events of their handovers
- * and handbacks. Documentation/netlink/specs/toe.yaml describes it;
- * tools/toe/toectl is its command-line client.
+ * they carry, per network namespace, the automatic policy's rules, and
+ * the events of handovers, handbacks and refusals.
+ * Documentation/netlink/specs/toe.yaml describes it; tools/toe/toectl is
+ * its command-line client.
  */
 #ifndef _UAPI_LINUX_TOE_H
 #define _UAPI_LINUX_TOE_H
@@ -26,13 +27,14 @@
  * @TOE_HB_SOCKOPT: a socket option the engine cannot honour
  * @TOE_HB_NETFILTER: a netfilter hook rewrote the connection's frames
  *	(NAT), which the engine cannot follow, or the socket's netns gained a
- *	hook an engine without TOE_F_NETFILTER would bypass
+ *	hook an engine that does not run them (TOE_NL_F_NETFILTER) would
+ *	bypass
  * @TOE_HB_TIMEOUT: the peer stopped acknowledging data or answering window
  *	probes; Linux TCP's timers go on and decide when to give up
  * @TOE_HB_ROUTE: the connection's route changed to one the engine does not
  *	carry: another port, another next hop, or an xfrm transformation
  * @TOE_HB_FEATURE: the driver withdrew a TCP feature the connection uses
- * @TOE_HB_MAX: number of reasons
+ * @__TOE_HB_MAX: number of reasons; it grows as reasons are added
  */
 enum toe_handback_reason {
 	TOE_HB_FIN,
@@ -49,7 +51,7 @@ enum toe_handback_reason {
 	TOE_HB_TIMEOUT,
 	TOE_HB_ROUTE,
 	TOE_HB_FEATURE,
-	TOE_HB_MAX,
+	__TOE_HB_MAX,
 };
 
 /**
@@ -241,7 +243,8 @@ enum {
  * Attributes of an offload policy rule (TOE_CMD_RULE_*). A rule matches
  * an automatically offloaded connection whose every given field matches;
  * a device's rules are tried in order, the first match decides, and a
- * connection no rule matches is offloaded by the device's settings.
+ * connection no rule matches is offloaded by the device's settings. A
+ * rule belongs to the network namespace it was added in.
  */
 enum {
 	TOE_A_RULE_UNSPEC,
