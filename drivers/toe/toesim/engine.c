@@ -1236,12 +1236,12 @@ static void toesim_ack(struct toesim_conn *conn, const struct toesim_seg *seg)
 			tcb->high_rxt = tcb->snd_una;
 			tcb->stats.fast_retrans++;
 			atomic64_inc(&conn->hw->fast_retrans);
-			tcb->cwnd = tcb->ssthresh;
+			/* NewReno without SACK blocks: three segments left. */
+			tcb->cwnd = tcb->ssthresh +
+				    (tcb->nr_sacked ? 0 : 3 * mss);
 			trace_toesim_fast_recovery(conn);
-			if (!toesim_sack_recover(conn)) {
-				tcb->cwnd = tcb->ssthresh + 3 * mss;
+			if (!toesim_sack_recover(conn))
 				toesim_retransmit_head(conn);
-			}
 		} else if (tcb->in_recovery && !toesim_sack_recover(conn)) {
 			/* NewReno: a segment left the network; the window
 			 * inflates to let new data take its place.
