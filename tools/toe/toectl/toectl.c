@@ -144,7 +144,7 @@ static void hkv(const char *key, const char *fmt, ...)
 
 /* --- names ------------------------------------------------------------------ */
 
-static const char * const hb_names[TOE_HB_MAX] = {
+static const char * const hb_names[] = {
 	[TOE_HB_FIN] = "fin", [TOE_HB_RST] = "rst", [TOE_HB_ERROR] = "error",
 	[TOE_HB_LOW_RATE] = "low_rate", [TOE_HB_DEV_DOWN] = "dev_down",
 	[TOE_HB_UNREGISTER] = "unregister", [TOE_HB_TABLE] = "table",
@@ -330,7 +330,9 @@ static int noop_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* The end of a dump: its payload is the dump's error, 0 if none. */
+/* The end of a dump: its payload is the dump's error, 0 if none, and
+ * the kernel's message may follow it.
+ */
 static int done_cb(const struct nlmsghdr *nlh, void *data)
 {
 	int err = 0;
@@ -338,6 +340,9 @@ static int done_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(err)))
 		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
 	if (err < 0) {
+		if (nlh->nlmsg_flags & NLM_F_ACK_TLVS &&
+		    nlh->nlmsg_len > mnl_nlmsg_size(sizeof(err)))
+			mnl_attr_parse(nlh, sizeof(err), extack_attr_cb, data);
 		errno = -err;
 		return MNL_CB_ERROR;
 	}
@@ -1099,6 +1104,9 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
 	long *left = data;
 
+	if (nlh->nlmsg_type != family_id ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)))
+		return MNL_CB_OK;
 	switch (g->cmd) {
 	case TOE_CMD_DEV_CHANGE_NTF:
 		print_dev(nlh, "dev");
@@ -1155,6 +1163,8 @@ static int do_monitor(int argc, char **argv)
 		}
 		ret = mnl_cb_run(buf, ret, 0, 0, event_cb, &left);
 	} while (ret > MNL_CB_STOP);
+	if (ret < 0)
+		die("monitor: %s", strerror(errno));
 	return 0;
 }
 

@@ -89,7 +89,7 @@ check_err $? "ss does not show the toe ULP"
 log_test "demo: ss -ti shows the offloaded socket and its ULP"
 
 say "tcpdump on the host's port sees the engine's frames, both ways"
-run "ip netns exec $H timeout -s INT 1 tcpdump -nn -l -i vh tcp port 8080 > $TMP/dump 2> $TMP/dump.err"
+run "ip netns exec $H timeout -s INT 2 tcpdump -nn -l -i vh tcp port 8080 > $TMP/dump 2> $TMP/dump.err"
 out=$(grep -c "IP 10\.82\.0\.1\.8080 > " "$TMP/dump")
 in=$(grep -c " > 10\.82\.0\.1\.8080: " "$TMP/dump")
 run "tail -n 1 $TMP/dump.err"
@@ -102,6 +102,9 @@ check_err $? "the connection was no longer offloaded while tcpdump ran"
 log_test "demo: tcpdump sees the offloaded connection's frames both ways"
 
 say "The administrator hands the connection back in mid-transfer"
+# Automatic offload off first, or the policy would offer the connection
+# to the engine again (an administrator's handback is a passing reason).
+run "echo 0 > /sys/class/toe/$TOE/auto_offload"
 run "echo 1 > $DBG/force_handback"
 toe_wait_conns 0 $((30 * TOE_SLOW))
 check_err $? "the connection was not handed back"
@@ -118,6 +121,8 @@ check_err $? "curl failed: $(cat "$TMP/curl.log")"
 run "sha256sum $TMP/blob.got | cut -c1-64 | tee $TMP/sum.got"
 cmp -s "$TMP/sum.served" "$TMP/sum.got"
 check_err $? "the file differs"
+[ "$(toe_dev_stat "$H" handovers)" = 1 ]
+check_err $? "offloaded again after the handback: $(toe_dev_stat "$H" handovers) handovers"
 run "nsenter --net=/run/netns/$H cat /proc/net/toe/devices | cut -d' ' -f1,6,13-15"
 log_test "demo: the file arrived intact (SHA-256), across the handback"
 

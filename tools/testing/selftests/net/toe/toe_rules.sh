@@ -4,11 +4,13 @@
 # The automatic policy's rules (toectl policy, the toe netlink family's
 # rule-* operations): a rule set that offloads some ports and not others,
 # connections this host opens and connections it accepts, over IPv4 and
-# IPv6, with a catch-all; then one on the direction alone. Each
-# connection is seen offloaded or not by the device's auto_offloads
-# counter, each rule's hits counted, every transfer intact by SHA-256.
-# Bad rules are refused with the kernel's message, and by an
-# unprivileged user at all.
+# IPv6, with a catch-all; then the direction alone, the owner of an
+# accepted connection, and a remote prefix. The device's own min_bytes
+# is more than any transfer here: a connection offloaded was offloaded by
+# its rule's min_bytes. Each connection is seen offloaded or not by the
+# device's auto_offloads counter, each rule's hits counted, every transfer
+# intact by SHA-256. Bad rules are refused with the kernel's message,
+# and an unprivileged user cannot add one.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -33,6 +35,7 @@ toe_pair "$H" "$P" 10.84.0 2001:db8:84 ||
 	fail "cannot create the namespaces and veth pair"
 toe_sim_up "$H" vh || fail "cannot create and enable a toesim instance"
 echo 1 > "/sys/class/toe/$TOE/auto_offload" || fail "cannot turn auto_offload on"
+echo $((64 * MB)) > "/sys/class/toe/$TOE/min_bytes"
 
 hctl() { ip netns exec "$H" "$TOECTL" "$@"; }
 
@@ -47,20 +50,21 @@ expect() {
 
 # xfer NAME {active|passive} ADDR PORT: 2 MB each way at 1 MB/s (the
 # policy looks every 100 ms: it sees the connection established, and
-# past a rule's 1 MB); active, this host
-# connects to the peer's server; passive, the peer connects to ours.
-# Prints "offloaded" or "software", by the device's auto_offloads.
+# past a rule's 1 MB); active, this host connects to the peer's server;
+# passive, the peer connects to ours (run by setpriv $AS if set). Prints
+# "offloaded" or "software", by the device's auto_offloads.
 xfer() {
-	local name=$1 dir=$2 addr=$3 port=$4 six= a0 srv cli sns cns
+	local name=$1 dir=$2 addr=$3 port=$4 six= a0 srv cli sns cns as=()
 
 	case $addr in *:*) six=--v6 ;; esac
 	if [ "$dir" = active ]; then
 		sns=$P cns=$H
 	else
 		sns=$H cns=$P
+		[ -n "${AS:-}" ] && as=(setpriv $AS)
 	fi
 	a0=$(stat auto_offloads)
-	timeout 60 ip netns exec "$sns" python3 "$XFER" server "$port" $six \
+	timeout 60 ip netns exec "$sns" "${as[@]}" python3 "$XFER" server "$port" $six \
 		--send $((2 * MB)) --rate $MB --late-shutdown > "$TMP/$name.s" 2>&1 &
 	srv=$!
 	toe_wait_listen "$sns" "$port" || return 1
@@ -82,7 +86,8 @@ print([r["hits"] for r in json.load(sys.stdin) if r["id"] == int(sys.argv[1])][0
 
 # --- a rule set --------------------------------------------------------------------
 
-hctl policy add dev "$TOE" rport 5500 dir active action offload > "$TMP/r1"
+hctl policy add dev "$TOE" rport 5500 dir active action offload min_bytes 0 \
+	> "$TMP/r1"
 check_err $? "policy add failed"
 hctl policy add dev "$TOE" rport 5501 action skip > "$TMP/r2" &&
 	hctl policy add dev "$TOE" lport 5502 dir passive action offload \
@@ -90,7 +95,7 @@ hctl policy add dev "$TOE" rport 5501 action skip > "$TMP/r2" &&
 	hctl policy add dev "$TOE" lport 5503 dir passive action skip > "$TMP/r4" &&
 	hctl policy add dev "$TOE" action skip > "$TMP/r5"
 check_err $? "policy add failed"
-grep -q "^$TOE rule 1 index 0: rport 5500 dir active action offload hits 0$" "$TMP/r1"
+grep -q "^$TOE rule 1 index 0: rport 5500 dir active action offload min_bytes 0 hits 0$" "$TMP/r1"
 check_err $? "policy add's reply: $(cat "$TMP/r1")"
 hctl -j policy show > "$TMP/rules.json"
 expect "rules, in order" "$(python3 -c '
@@ -116,7 +121,7 @@ log_test "rules: ports offloaded and not, both directions, IPv4 and IPv6, hits c
 hctl policy del dev "$TOE"
 check_err $? "policy del (all) failed"
 expect "rules after a flush" "$(hctl -j policy show | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" 0
-hctl policy add dev "$TOE" action offload > /dev/null &&
+hctl policy add dev "$TOE" action offload min_bytes 0 > /dev/null &&
 	hctl policy add dev "$TOE" index 0 dir passive action skip > "$TMP/r7"
 check_err $? "policy add failed"
 grep -q "^$TOE rule 7 index 0: dir passive action skip hits 0$" "$TMP/r7"
@@ -125,6 +130,25 @@ expect "active, any port (offload)" "$(xfer f4 active 10.84.0.2 5506)" offloaded
 expect "passive, any port (skip)" "$(xfer g4 passive 10.84.0.1 5507)" software
 expect "hits" "$(hits 7) $(hits 6)" "1 1"
 log_test "rules: the direction alone decides, first match wins"
+
+# The owner of a connection this host accepts is its listener's, known
+# before accept(): a server run by nobody is offloaded by its rule, one
+# run by root goes on to the next. And a remote prefix.
+hctl policy del dev "$TOE"
+hctl policy add dev "$TOE" dir passive uid 65534 action offload min_bytes 0 \
+	> /dev/null &&
+	hctl policy add dev "$TOE" dir passive action skip > /dev/null &&
+	hctl policy add dev "$TOE" remote 2001:db8:84::/64 action skip > /dev/null &&
+	hctl policy add dev "$TOE" action offload min_bytes 0 > /dev/null
+check_err $? "policy add failed"
+expect "passive, served by nobody (offload)" \
+	"$(AS="--reuid=65534 --regid=65534 --clear-groups" xfer h4 passive 10.84.0.1 5508)" \
+	offloaded
+expect "passive, served by root (skip)" "$(xfer i4 passive 10.84.0.1 5509)" software
+expect "active IPv6 to the skipped prefix" "$(xfer j6 active 2001:db8:84::2 5510)" software
+expect "active IPv4, outside the prefix" "$(xfer k4 active 10.84.0.2 5511)" offloaded
+expect "hits" "$(hits 8) $(hits 9) $(hits 10) $(hits 11)" "1 1 1 1"
+log_test "rules: the owner of an accepted connection, a remote prefix"
 
 # --- bad rules ---------------------------------------------------------------------------
 
@@ -157,9 +181,9 @@ expect "unprivileged add: exit" $? 2
 grep -q "Operation not permitted" "$TMP/err"
 check_err $? "unprivileged add: $(cat "$TMP/err")"
 expect "rules after the refusals" "$(hctl -j policy show | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" "$n"
-hctl policy del dev "$TOE" id 7
-check_err $? "policy del id 7 failed"
-expect "rules after a delete" "$(hctl -j policy show | python3 -c 'import json, sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)))')" 6
+hctl policy del dev "$TOE" id 9
+check_err $? "policy del id 9 failed"
+expect "rules after a delete" "$(hctl -j policy show | python3 -c 'import json, sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)))')" "8 10 11"
 log_test "rules: bad ones refused with the kernel's message, nothing added"
 
 exit "$EXIT_STATUS"

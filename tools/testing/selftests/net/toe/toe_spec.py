@@ -57,8 +57,7 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(src, "w") as f:
         f.write("#include <stdio.h>\n#include <linux/toe.h>\nint main(void)\n{\n")
         for n in want:
-            f.write('#ifdef %s\n\tprintf("%s %%lld\\n", (long long)%s);\n#else\n'
-                    '\tprintf("%s %%lld\\n", (long long)%s);\n#endif\n' % (n, n, n, n, n))
+            f.write('\tprintf("%s %%lld\\n", (long long)%s);\n' % (n, n))
         f.write("\treturn 0;\n}\n")
     out = subprocess.run(["cc", "-I", os.path.join(top, "include/uapi"), "-o",
                           os.path.join(tmp, "v"), src],
