@@ -56,10 +56,13 @@ say "An unmodified web server in the host namespace, a ${SIZE_MB} MB file"
 mkdir "$TMP/www" && head -c $((SIZE_MB * MB)) /dev/urandom > "$TMP/www/blob" ||
 	fail "cannot write the file"
 run "sha256sum $TMP/www/blob | cut -c1-64 | tee $TMP/sum.served"
-hns python3 -m http.server 8080 --bind 10.82.0.1 --directory "$TMP/www" \
-	> "$TMP/httpd.log" 2>&1 &
+# Not through hns (a function in the background is a subshell, and $!
+# would be its pid), and without the test's output: a server left over
+# would hold the runner's pipe open.
+ip netns exec "$H" python3 -m http.server 8080 --bind 10.82.0.1 \
+	--directory "$TMP/www" > "$TMP/httpd.log" 2>&1 {TOE_STDOUT}>&- &
 httpd=$!
-defer "kill $httpd 2> /dev/null"
+defer "kill $httpd 2> /dev/null; wait $httpd"
 toe_wait_listen "$H" 8080 || fail "the web server is not listening"
 
 INST=$TRACEFS/instances/toe-demo-$$

@@ -138,8 +138,10 @@ log_test "netlink: dev set changes what it says, refuses bad values and other us
 
 # The monitor, first: a handover, the administrator's handback, and the
 # device going down, in that order.
-hctl -j monitor count 3 > "$TMP/mon" 2> "$TMP/mon.err" &
+ip netns exec "$H" "$TOECTL" -j monitor count 3 > "$TMP/mon" 2> "$TMP/mon.err" \
+	{TOE_STDOUT}>&- &
 mon=$!
+defer "kill $mon 2> /dev/null"
 for ((i = 0; i < 100; i++)); do
 	grep -q monitoring "$TMP/mon.err" && break
 	sleep 0.1
