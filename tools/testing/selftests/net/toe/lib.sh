@@ -424,6 +424,16 @@ toe_xfer_finish() {
 		toe_xfer_ok "$TMP/$1.c" "$TMP/$1.s" "$2" "$2"
 }
 
+# toe_toectl: set TOP to the source tree the calling test came from and
+# TOECTL to the toectl built there (make -C tools/toe/toectl), else to
+# the one in PATH; fail if there is none.
+toe_toectl() {
+	TOP=$(cd "$(dirname "$(readlink -f "$0")")/../../../../.." && pwd)
+	TOECTL=$TOP/tools/toe/toectl/toectl
+	[ -x "$TOECTL" ] || TOECTL=$(command -v toectl) ||
+		fail "toectl is not built (make -C tools/toe/toectl)"
+}
+
 # toe_wait_conns N [SECS]: up to SECS (5) seconds for the device $TOE to
 # carry N connections.
 toe_wait_conns() {

@@ -17,18 +17,13 @@ toe_sim_prereq ip python3 nsenter setpriv cc
 python3 -c 'import yaml' 2> /dev/null || fail "python3-yaml is missing (scripts/deps.sh)"
 
 XFER=$(dirname "$0")/toe_xfer.py
-TOP=$(cd "$(dirname "$(readlink -f "$0")")/../../../../.." && pwd)
-# toectl from the source tree the test came from, else from PATH.
-TOECTL=$TOP/tools/toe/toectl/toectl
-[ -x "$TOECTL" ] || TOECTL=$(command -v toectl) || TOECTL=
+toe_toectl
 H=toe-nl-h-$$
 P=toe-nl-p-$$
 TOE_DIAG_NS="$H $P"
 TMP=$(mktemp -d)
 defer rm -rf "$TMP"
 MB=$((1024 * 1024))
-
-[ -n "$TOECTL" ] || fail "toectl is not built (make -C tools/toe/toectl)"
 
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim

@@ -17,16 +17,13 @@ source "$(dirname "$0")/lib.sh"
 toe_sim_prereq ip python3 nsenter setpriv
 
 XFER=$(dirname "$0")/toe_xfer.py
-TOP=$(cd "$(dirname "$(readlink -f "$0")")/../../../../.." && pwd)
-TOECTL=$TOP/tools/toe/toectl/toectl
+toe_toectl
 H=toe-rul-h-$$
 P=toe-rul-p-$$
 TOE_DIAG_NS="$H $P"
 TMP=$(mktemp -d)
 defer rm -rf "$TMP"
 MB=$((1024 * 1024))
-
-[ -x "$TOECTL" ] || fail "$TOECTL is not built (make -C tools/toe/toectl)"
 
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim
