@@ -84,6 +84,8 @@ static const struct nla_policy toe_dev_set_policy[TOE_A_DEV_ULP_ACCESS + 1] = {
 
 static const struct nla_policy toe_conn_policy[TOE_A_CONN_DPORT + 1] = {
 	[TOE_A_CONN_DEV_NAME]		= TOE_NL_NAME_POLICY,
+	[TOE_A_CONN_SADDR]		= NLA_POLICY_MIN_LEN(4),
+	[TOE_A_CONN_DADDR]		= NLA_POLICY_MIN_LEN(4),
 	[TOE_A_CONN_SPORT]		= NLA_POLICY_MIN(NLA_U16, 1),
 	[TOE_A_CONN_DPORT]		= NLA_POLICY_MIN(NLA_U16, 1),
 };
@@ -297,10 +299,49 @@ out:
 }
 
 /* Does the connection of @ts pass the request's filters? */
+/* An address filter is an IPv4 or an IPv6 address. */
+static int toe_nl_conn_filters_ok(struct nlattr **tb,
+				  struct netlink_ext_ack *extack)
+{
+	int a;
+
+	for (a = TOE_A_CONN_SADDR; a <= TOE_A_CONN_DADDR; a++)
+		if (tb[a] && nla_len(tb[a]) != 4 && nla_len(tb[a]) != 16) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[a],
+					    "an address is 4 or 16 bytes");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* Does @attr name @v4 (an IPv4 connection's address) or @v6? */
+static bool toe_nl_addr_match(const struct nlattr *attr, bool is_v4,
+			      __be32 v4, const struct in6_addr *v6)
+{
+	if (nla_len(attr) == 4)
+		return is_v4 && nla_get_in_addr(attr) == v4;
+	return v6 && !memcmp(nla_data(attr), v6, sizeof(*v6));
+}
+
 static bool toe_nl_conn_match(struct toe_sock *ts, struct nlattr **tb)
 {
 	const struct inet_sock *inet = inet_sk(ts->sk);
+	const struct in6_addr *l6 = NULL, *r6 = NULL;
+	bool v4 = true;
 
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ts->sk->sk_family == AF_INET6) {
+		l6 = &ts->sk->sk_v6_rcv_saddr;
+		r6 = &ts->sk->sk_v6_daddr;
+		v4 = ipv6_addr_v4mapped(r6);
+	}
+#endif
+	if (tb[TOE_A_CONN_SADDR] &&
+	    !toe_nl_addr_match(tb[TOE_A_CONN_SADDR], v4, inet->inet_saddr, l6))
+		return false;
+	if (tb[TOE_A_CONN_DADDR] &&
+	    !toe_nl_addr_match(tb[TOE_A_CONN_DADDR], v4, inet->inet_daddr, r6))
+		return false;
 	if (tb[TOE_A_CONN_SPORT] &&
 	    nla_get_u16(tb[TOE_A_CONN_SPORT]) != ntohs(inet->inet_sport))
 		return false;
@@ -394,8 +435,11 @@ static int toe_nl_conn_get_dumpit(struct sk_buff *skb,
 	struct toedev *tdev;
 	struct toe_sock *ts;
 	long d = 0, c;
-	int err = 0;
+	int err;
 
+	err = toe_nl_conn_filters_ok(tb, cb->extack);
+	if (err)
+		return err;
 	mutex_lock(&toe_mutex);
 	list_for_each_entry(tdev, &toedev_list, list) {
 		if (tdev->reg_state != TOEDEV_REGISTERED ||
@@ -435,9 +479,9 @@ static int toe_nl_conn_get_dumpit(struct sk_buff *skb,
 }
 
 /* The administrator's handback of the connections that pass the filters
- * (all of the netns without one): each is asked back, and comes back
- * from the workqueue, drained, as on disable; TOE_CMD_HANDBACK_NTF says
- * when. -ENOENT if none matched.
+ * (device, addresses, ports; all of the netns without one): each is
+ * asked back, and comes back from the workqueue, drained, as on
+ * disable; TOE_CMD_HANDBACK_NTF says when. -ENOENT if none matched.
  */
 static int toe_nl_conn_handback_doit(struct sk_buff *skb,
 				     struct genl_info *info)
@@ -449,6 +493,8 @@ static int toe_nl_conn_handback_doit(struct sk_buff *skb,
 	bool named = false;
 	int n = 0;
 
+	if (toe_nl_conn_filters_ok(tb, info->extack))
+		return -EINVAL;
 	mutex_lock(&toe_mutex);
 	list_for_each_entry(tdev, &toedev_list, list) {
 		if (tdev->reg_state != TOEDEV_REGISTERED ||

@@ -273,7 +273,8 @@ enum {
 
 /*
  * Commands. DEV_GET (do: TOE_A_DEV_NAME; dump), DEV_SET (admin),
- * CONN_GET (dump; TOE_A_CONN_DEV_NAME, _SPORT and _DPORT filter),
+ * CONN_GET (dump; TOE_A_CONN_DEV_NAME, _SADDR, _DADDR, _SPORT and
+ * _DPORT filter),
  * CONN_HANDBACK (admin; the same filters, none for every connection of
  * the netns), RULE_ADD (admin; replies with the rule), RULE_DEL (admin;
  * TOE_A_RULE_ID, or every rule of the device without one) and RULE_GET

@@ -78,7 +78,7 @@ _toectl()
 	conn:)
 		COMPREPLY=($(compgen -W "show handback" -- "$cur")) ;;
 	conn:*)
-		COMPREPLY=($(compgen -W "dev sport dport" -- "$cur")) ;;
+		COMPREPLY=($(compgen -W "dev local remote sport dport" -- "$cur")) ;;
 	policy:)
 		COMPREPLY=($(compgen -W "show add del" -- "$cur")) ;;
 	policy:add)

@@ -10,8 +10,10 @@
  *   toectl dev set DEV { min_bytes | low_rate | low_rate_secs } N
  *   toectl dev set DEV families { ipv4 | ipv6 | ipv4,ipv6 | none }
  *   toectl dev set DEV ulp_access { admin | all | none }
- *   toectl [-j [-p]] conn show [dev DEV] [sport N] [dport N]
- *   toectl conn handback [dev DEV] [sport N] [dport N]
+ *   toectl [-j [-p]] conn show [dev DEV] [local ADDR] [remote ADDR]
+ *                              [sport N] [dport N]
+ *   toectl conn handback [dev DEV] [local ADDR] [remote ADDR] [sport N]
+ *                        [dport N]
  *   toectl [-j [-p]] policy show [dev DEV]
  *   toectl policy add dev DEV [index N] [family { ipv4 | ipv6 }]
  *                 [local PREFIX] [remote PREFIX] [lport N[-M]] [rport N[-M]]
@@ -260,8 +262,10 @@ static void usage(void)
 		"       %s dev set DEV { min_bytes | low_rate | low_rate_secs } N\n"
 		"       %s dev set DEV families { ipv4 | ipv6 | ipv4,ipv6 | none }\n"
 		"       %s dev set DEV ulp_access { admin | all | none }\n"
-		"       %s [-j [-p]] conn show [dev DEV] [sport N] [dport N]\n"
-		"       %s conn handback [dev DEV] [sport N] [dport N]\n"
+		"       %s [-j [-p]] conn show [dev DEV] [local ADDR] [remote ADDR]\n"
+		"              [sport N] [dport N]\n"
+		"       %s conn handback [dev DEV] [local ADDR] [remote ADDR]\n"
+		"              [sport N] [dport N]\n"
 		"       %s [-j [-p]] policy show [dev DEV]\n"
 		"       %s policy add dev DEV [index N] [family { ipv4 | ipv6 }]\n"
 		"              [local PREFIX] [remote PREFIX] [lport N[-M]] [rport N[-M]]\n"
@@ -833,6 +837,19 @@ static int do_dev(int argc, char **argv)
 	return 0;
 }
 
+/* An IPv4 or IPv6 address, 4 or 16 bytes. */
+static void put_addr(struct nlmsghdr *nlh, int attr, const char *arg)
+{
+	unsigned char buf[16];
+	int fam = strchr(arg, ':') ? AF_INET6 : AF_INET;
+
+	if (inet_pton(fam, arg, buf) != 1) {
+		fprintf(stderr, "%s: not an address: '%s'\n", prog, arg);
+		exit(1);
+	}
+	mnl_attr_put(nlh, attr, fam == AF_INET6 ? 16 : 4, buf);
+}
+
 static int do_conn(int argc, char **argv)
 {
 	char *buf = calloc(1, MNL_SOCKET_BUFFER_SIZE);
@@ -852,6 +869,10 @@ static int do_conn(int argc, char **argv)
 			usage();
 		if (matches(argv[i], "dev"))
 			put_dev(nlh, TOE_A_CONN_DEV_NAME, argv[i + 1]);
+		else if (matches(argv[i], "local"))
+			put_addr(nlh, TOE_A_CONN_SADDR, argv[i + 1]);
+		else if (matches(argv[i], "remote"))
+			put_addr(nlh, TOE_A_CONN_DADDR, argv[i + 1]);
 		else if (matches(argv[i], "sport"))
 			mnl_attr_put_u16(nlh, TOE_A_CONN_SPORT,
 					 number("sport", argv[i + 1], 65535));

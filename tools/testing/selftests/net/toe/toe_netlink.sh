@@ -186,14 +186,17 @@ check_err $? "human output: $(cat "$TMP/conn.txt")"
 expect "filtered by dport" "$(hctl -j conn show dport 5400 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 1
 expect "filtered by another dport" "$(hctl -j conn show dport 5401 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 0
 expect "filtered by device" "$(hctl -j conn show dev "$TOE" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 1
+expect "filtered by addresses" "$(hctl -j conn show local 10.83.0.1 remote 10.83.0.2 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 1
+expect "filtered by another remote address" "$(hctl -j conn show remote 10.83.0.9 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 0
+expect "filtered by an IPv6 remote address" "$(hctl -j conn show remote 2001:db8::2 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 0
 expect "seen from the peer's netns" "$(pctl -j conn show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 0
 log_test "netlink: conn show, with the engine's figures, filtered, per netns"
 
-hctl conn handback dport 5401 2> "$TMP/err"
+hctl conn handback remote 10.83.0.9 2> "$TMP/err"
 expect "handback matching nothing: exit" $? 2
 grep -q "no offloaded connection matches" "$TMP/err"
 check_err $? "handback matching nothing: $(cat "$TMP/err")"
-hctl conn handback dport 5400
+hctl conn handback remote 10.83.0.2 dport 5400
 check_err $? "conn handback failed"
 toe_wait_conns 0 $((30 * TOE_SLOW))
 check_err $? "the connection was not handed back"
