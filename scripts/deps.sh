@@ -10,7 +10,7 @@ PKGS="linux-image-amd64 linux-headers-amd64 linux-source-6.1 qemu-system-x86
 busybox-static sparse coccinelle iproute2 iperf3 tcpdump python3 kmod cpio
 xz-utils bc flex bison libelf-dev libssl-dev dkms ethtool socat gcc make perl
 python3-matplotlib ocaml-nox nftables python3-scapy curl libmnl-dev pkg-config
-python3-yaml python3-sphinx"
+python3-yaml python3-sphinx python3-pyroute2"
 
 missing=
 for p in $PKGS; do

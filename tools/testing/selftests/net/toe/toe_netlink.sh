@@ -8,13 +8,15 @@
 # and nothing changed, and by an unprivileged user not at all; the live
 # connections with the engine's figures, filtered; the administrator's
 # handback; and `toectl monitor` receiving one event per transition of a
-# scripted sequence. And the YAML spec against the code (toe_spec.py),
+# scripted sequence. Requests toectl would never send are refused
+# (toe_nl_bad.py). And the YAML spec against the code (toe_spec.py),
 # and the sysfs files against Documentation/ABI/testing/sysfs-class-toe.
 
 source "$(dirname "$0")/lib.sh"
 
 toe_sim_prereq ip python3 nsenter setpriv cc
-python3 -c 'import yaml' 2> /dev/null || fail "python3-yaml is missing (scripts/deps.sh)"
+python3 -c 'import yaml, pyroute2' 2> /dev/null ||
+	fail "python3-yaml or python3-pyroute2 is missing (scripts/deps.sh)"
 
 XFER=$(dirname "$0")/toe_xfer.py
 toe_toectl
@@ -128,6 +130,15 @@ ip netns exec "$H" setpriv --reuid=65534 --regid=65534 --clear-groups \
 check_err $? "an unprivileged user cannot read the device"
 hctl dev set "$TOE" min_bytes 0 low_rate_secs 5 ulp_access admin
 log_test "netlink: dev set changes what it says, refuses bad values and other users"
+
+# What toectl never sends: missing, misshapen, unknown and out-of-range
+# attributes, through pyroute2.
+ip netns exec "$H" python3 "$(dirname "$0")/toe_nl_bad.py" "$TOE" > "$TMP/bad" 2>&1
+check_err $? "a malformed request was not refused: $(grep -v '^ok' "$TMP/bad" | tr '\n' ' ')"
+[ "$(grep -c '^ok' "$TMP/bad")" = 12 ]
+check_err $? "toe_nl_bad.py ran $(grep -c '^ok' "$TMP/bad") of 12 cases: $(tail -n 3 "$TMP/bad" | tr '\n' ' ')"
+[ "$RET" = 0 ] || cat "$TMP/bad" >&"$TOE_STDOUT"
+log_test "netlink: malformed requests refused (EINVAL, ERANGE), nothing changed"
 
 # --- connections and events --------------------------------------------------------
 
