@@ -160,8 +160,10 @@ for fam in 4 6; do
 		client=$!
 		# The handback: a second into the pause, or 0.2 s into the
 		# second half.
-		wait_line "$out" "$when"
-		check_err $? "IPv$fam: the client did not reach its $when"
+		wait_line "$out" "$when" || {
+			check_err 1 "IPv$fam: the client did not reach its $when in 60 s"
+			toe_diag "$H" "$P" >&"$TOE_STDOUT"
+		}
 		[ $when = pause ] && sleep 1 || sleep 0.2
 		[ "$(cat "/sys/class/toe/$TOE/conns")" -eq 1 ]
 		check_err $? "IPv$fam: the echo connection is not offloaded at the handback"
