@@ -7,7 +7,8 @@
 # program compiled against the header), and every member of the header's
 # enums is in the spec; each operation of net/toe/netlink.c's genl_ops is
 # in the spec with the same do/dump handlers, the same admin-perm flag,
-# and a request of exactly the attributes its policy accepts.
+# and a request of exactly the attributes its policy accepts; and each
+# policy's min, max and min-len checks are the spec's.
 #
 #   toe_spec.py TOP    (the source tree: Documentation/, include/, net/)
 
@@ -92,11 +93,36 @@ if spec["mcast-groups"]["list"][0]["name"] != \
         re.search(r'#define TOE_MCGRP_EVENTS\s+"([^"]+)"', text).group(1):
     errors.append("the events group's name differs")
 
-# the kernel's operations and policies
+# the kernel's operations and policies, and each policy entry's checks
+# (NLA_POLICY_MIN, _MAX, _RANGE, _MIN_LEN) as the spec's "checks"
 policies = {}
+checks = {}
+
+
+def value(v):
+    v = v.strip()
+    return int(got[v]) if v in got else int(v, 0)
+
+
 for m in re.finditer(r"static const struct nla_policy (\w+)\[[^\]]+\] = \{(.*?)\n\};",
                      code, re.S):
     policies[m.group(1)] = set(re.findall(r"\[(TOE_A_[A-Z0-9_]+)\]", m.group(2)))
+    for e in re.finditer(r"\[(TOE_A_[A-Z0-9_]+)\]\s*=\s*(NLA_POLICY_\w+)\(([^)]*)\)",
+                         m.group(2).replace("\n", " ")):
+        args = [a for a in e.group(3).split(",")]
+        kind = e.group(2)
+        c = {}
+        if kind == "NLA_POLICY_MAX":
+            c = {"max": value(args[1])}
+        elif kind == "NLA_POLICY_MIN":
+            c = {"min": value(args[1])}
+        elif kind == "NLA_POLICY_RANGE":
+            c = {"min": value(args[1]), "max": value(args[2])}
+        elif kind == "NLA_POLICY_MIN_LEN":
+            c = {"min-len": value(args[0])}
+        else:
+            continue
+        checks.setdefault(e.group(1), []).append((m.group(1), c))
 kops = {}
 for m in re.finditer(r"\{\s*\.cmd\s*=\s*(TOE_CMD_\w+),(.*?)\}", code, re.S):
     body = m.group(2)
@@ -135,6 +161,15 @@ for cmd, o in ops.items():
 for cmd in kops:
     if cmd not in ops:
         errors.append("%s: in genl_ops, not in the spec" % cmd)
+speced = {}
+for s_ in spec["attribute-sets"]:
+    for a in s_["attributes"]:
+        speced[cname(s_["name-prefix"], a["name"])] = a.get("checks", {})
+for attr, uses in checks.items():
+    for pol, c in uses:
+        if speced.get(attr, {}) != c:
+            errors.append("%s: %s checks %s, the spec %s" %
+                          (attr, pol, c, speced.get(attr, {})))
 
 for e in errors:
     print(e)
