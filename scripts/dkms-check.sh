@@ -45,7 +45,7 @@ copy_sources() {
 	cp "$TOP/dkms.conf" "$TOP/Kbuild" "$TOP/LICENSE" "$dst/"
 	(
 		cd "$TOP"
-		find include/net -maxdepth 1 -name 'toe*.h' -print0
+		find include -type f -name 'toe*.h' -print0
 		find net/toe drivers/toe -type f \( -name '*.[ch]' ! -name '*.mod.c' \
 			-o -name Kconfig -o -name Makefile -o -name Kbuild \) -print0
 	) | while IFS= read -r -d '' f; do
