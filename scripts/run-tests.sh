@@ -29,6 +29,14 @@
 #   VM_ARGS="..."      more scripts/vm.sh options (e.g. --mem 4096)
 #   TOE_KSRC=DIR       unpacked linux-source-6.1 (scripts/deps.sh)
 #   TOE_CACHE=DIR      where the uapi headers are built (/var/cache/opentoe)
+#   EXPECT_SKIP="d.sh" tests that may skip, whole or in part, on this lane
+#
+# A test is a KTAP result of the runner; its checks are KTAP subtests
+# nested under it (lib.sh's log_test, the harness's TEST cases), counted
+# here too. A skip, of a test or of one of its subtests, fails the run
+# unless EXPECT_SKIP names the test: a suite that goes green by skipping
+# (a module not found, a kernel without a feature a test needs) is a
+# failed run.
 #
 # Results: out/results/tap-LANE.log (the guest's output) and one line
 # "LANE PASSED FAILED SKIPPED" in out/results/counts, replaced on each run,
@@ -191,36 +199,79 @@ vmrc=${PIPESTATUS[0]}
 
 # --- results --------------------------------------------------------------------
 
-declare -A result
+# Per test: its result, its subtests ("ok not-ok skip"), and the first
+# skipped subtest's line or the reason lib.sh's skip printed.
+declare -A result subtests subskip skipwhy
+sub_re='^# (not )?ok [0-9]+ (.*)$'
+cur=
 while IFS= read -r line; do
 	line=${line%$'\r'}
-	if [[ $line =~ ^(not\ )?ok\ [0-9]+\ selftests:\ ([^:]+):\ ([^ ]+)(\ #\ (.*))?$ ]]; then
+	if [[ $line =~ ^#\ selftests:\ ([^:]+):\ ([^ ]+)$ ]]; then
+		cur=
+		[ "${BASH_REMATCH[1]}" = "$COLLECTION" ] && cur=${BASH_REMATCH[2]}
+		[ -n "$cur" ] && subtests[$cur]="0 0 0"
+	elif [[ $line =~ ^(not\ )?ok\ [0-9]+\ selftests:\ ([^:]+):\ ([^ ]+)(\ #\ (.*))?$ ]]; then
+		cur=
 		[ "${BASH_REMATCH[2]}" = "$COLLECTION" ] || continue
 		name=${BASH_REMATCH[3]}
 		directive=${BASH_REMATCH[5]}
 		if [ -n "${BASH_REMATCH[1]}" ]; then
 			result[$name]="FAIL${directive:+ $directive}"
 		elif [[ $directive == SKIP* ]]; then
-			result[$name]=SKIP
+			result[$name]="SKIP ${skipwhy[$name]:-$directive}"
 		else
 			result[$name]=PASS
 		fi
+	elif [ -n "$cur" ] && [[ $line =~ ^#\ SKIP:\ (.*)$ ]]; then
+		skipwhy[$cur]=${BASH_REMATCH[1]}
+	elif [ -n "$cur" ] && [[ $line =~ $sub_re ]]; then
+		read -r sp sf ss <<< "${subtests[$cur]}"
+		if [ -n "${BASH_REMATCH[1]}" ]; then
+			sf=$((sf + 1))
+		elif [[ ${BASH_REMATCH[2]} =~ \ \#\ SKIP ]]; then
+			ss=$((ss + 1))
+			: "${subskip[$cur]:=${BASH_REMATCH[2]}}"
+		else
+			sp=$((sp + 1))
+		fi
+		subtests[$cur]="$sp $sf $ss"
 	fi
 done < "$tap"
 
+# skip_expected TEST: the lane expects TEST to skip, whole or in part.
+skip_expected() {
+	case " ${EXPECT_SKIP:-} " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
 echo
+sub_total="0 0 0"
 for t in "${expected[@]}"; do
 	r=${result[$t]:-FAIL no result}
+	read -r sp sf ss <<< "${subtests[$t]:-0 0 0}"
+	read -r tp tf ts <<< "$sub_total"
+	sub_total="$((tp + sp)) $((tf + sf)) $((ts + ss))"
+	if [ "${r%% *}" = PASS ] && [ "$ss" -gt 0 ] && ! skip_expected "$t"; then
+		r="FAIL unexpected skip: ${subskip[$t]}"
+	elif [ "${r%% *}" = SKIP ] && ! skip_expected "$t"; then
+		r="FAIL unexpected skip: ${r#SKIP }"
+	fi
 	# "FAIL exit=1" -> "FAIL name (exit=1)"
 	detail=${r#* }
 	[ "$detail" = "$r" ] && detail=
-	echo "${r%% *} $t${detail:+ ($detail)}"
+	subs=
+	[ $((sp + sf + ss)) -eq 0 ] || subs="$sp ok, $sf not ok, $ss skipped"
+	echo "${r%% *} $t${detail:+ ($detail)}${subs:+: $subs}"
 	case $r in
 	PASS)	passed=$((passed + 1)) ;;
-	SKIP)	skipped=$((skipped + 1)) ;;
+	SKIP*)	skipped=$((skipped + 1)) ;;
 	*)	failed=$((failed + 1)) ;;
 	esac
 done
+read -r tp tf ts <<< "$sub_total"
+echo "run-tests: $LANE: subtests: $tp ok, $tf not ok, $ts skipped"
 
 case $vmrc in
 0)	;;

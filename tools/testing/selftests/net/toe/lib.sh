@@ -8,8 +8,15 @@
 # then creates, acts, records each check with check_err/check_fail and
 # ends a group of checks with log_test, as net/forwarding/lib.sh does.
 # Cleanup steps registered with defer run in reverse order on any exit.
-# A missing prerequisite ends the test with skip (KSFT_SKIP, 4); the exit
-# status is otherwise 0 when every log_test passed and 1 when one failed.
+# A missing prerequisite ends the test with skip (KSFT_SKIP, 4), checked
+# before the first group runs; a group whose own prerequisite is missing
+# reports log_skip instead. The exit status is otherwise 0 when every
+# log_test passed and 1 when one failed.
+#
+# Each log_test and log_skip is also a KTAP subtest result ("ok N name",
+# "not ok N name", "ok N name # SKIP why"), nested under the test's own
+# result by the kselftest runner; the plan "1..N" follows the last one,
+# as the number of groups is known only at the end.
 #
 # Modules: with TOE_MODDIR set (out of tree: the build output, laid out as
 # the source tree, e.g. $TOE_MODDIR/net/toe/toe.ko) toe_load insmods from
@@ -24,6 +31,10 @@ RET=0
 # shellcheck disable=SC2034 # the tests exit with it
 EXIT_STATUS=0
 retmsg=
+# KTAP subtests reported so far (log_test, log_skip); TOE_KTAP=0 before
+# sourcing lib.sh leaves KTAP to a program the test runs (toe_diff.sh).
+TOE_KTAP_N=0
+TOE_KTAP=${TOE_KTAP:-1}
 TOE_TEST=$(basename "$0" .sh)
 # How much longer than on the stock kernel a transfer must last to
 # outlast the test's own steps around it (1; make test-debug sets 2: a
@@ -56,18 +67,52 @@ check_fail() {
 	fi
 }
 
+# toe_ktap_begin: the KTAP version line, before the first subtest's
+# output.
+toe_ktap_begin() {
+	[ "$TOE_KTAP" = 1 ] && [ "$TOE_KTAP_N" -eq 0 ] && echo "TAP version 13"
+	return 0
+}
+
+# toe_ktap RESULT NAME [DIRECTIVE]: one KTAP subtest line. A '#' in NAME
+# would start a directive: it is replaced.
+toe_ktap() {
+	local res=$1 name=${2//#/_} directive=${3:-}
+
+	[ "$TOE_KTAP" = 1 ] || return 0
+	TOE_KTAP_N=$((TOE_KTAP_N + 1))
+	echo "$res $TOE_KTAP_N $name${directive:+ # $directive}"
+}
+
 # log_test NAME: report the checks recorded since the last log_test.
 log_test() {
 	local name=$1
 
+	toe_ktap_begin
 	if [ "$RET" -ne 0 ]; then
 		# shellcheck disable=SC2034 # the tests exit with it
 		EXIT_STATUS=$ksft_fail
 		printf "TEST: %-60s  [FAIL]\n" "$name"
 		[ -n "$retmsg" ] && printf "\t%s\n" "$retmsg"
+		toe_ktap "not ok" "$name"
 	else
 		printf "TEST: %-60s  [ OK ]\n" "$name"
+		toe_ktap ok "$name"
 	fi
+	RET=0
+	retmsg=
+}
+
+# log_skip NAME WHY: the group NAME could not run here (a kernel feature
+# it needs is missing). The test goes on; scripts/run-tests.sh fails the
+# run on a skip its lane does not expect.
+log_skip() {
+	local name=$1 why=$2
+
+	toe_ktap_begin
+	printf "TEST: %-60s  [SKIP]\n" "$name"
+	printf "\t%s\n" "$why"
+	toe_ktap ok "$name" "SKIP $why"
 	RET=0
 	retmsg=
 }
@@ -112,6 +157,7 @@ toe_cleanup() {
 		eval "${TOE_CLEANUP[i]}" > /dev/null 2>&1
 	done
 	TOE_CLEANUP=()
+	[ "$TOE_KTAP_N" -eq 0 ] || echo "1..$TOE_KTAP_N"
 }
 
 trap toe_cleanup EXIT

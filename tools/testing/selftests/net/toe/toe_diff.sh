@@ -10,6 +10,9 @@
 #
 # TOE_DIFF_BIN overrides where the toe_diff binary is.
 
+# The harness in toe_diff reports the subtests; lib.sh's checks here are
+# plain TEST lines.
+TOE_KTAP=0
 source "$(dirname "$0")/lib.sh"
 
 toe_sim_prereq ip nsenter nft
