@@ -42,6 +42,11 @@ TOE_TEST=$(basename "$0" .sh)
 TOE_SLOW=${TOE_SLOW:-1}
 # The test's standard output, for diagnostics from redirected helpers.
 exec {TOE_STDOUT}>&1
+# The kselftest runner kills a test after the settings file's timeout;
+# toe_wait_pid gives up 30 s before that, so that a stall is reported,
+# with its diagnostics, by the test rather than by the runner's kill.
+TOE_TIMEOUT=$(sed -n 's/^timeout=//p' "$(dirname "$0")/settings" 2> /dev/null)
+TOE_TIMEOUT=${TOE_TIMEOUT:-45}
 
 log_info() {
 	echo "INFO: $*"
@@ -388,14 +393,17 @@ toe_diag() {
 }
 
 # toe_wait_pid SECS PID [WHAT]: wait at most SECS seconds for PID, a child
-# of this shell. On expiry the state of the namespaces in $TOE_DIAG_NS is
+# of this shell, and never past 30 s before the runner's timeout. On expiry the state of the namespaces in $TOE_DIAG_NS is
 # printed before PID is killed, so that a hang leaves evidence; returns
 # 124 then, PID's exit status otherwise. It polls rather than `wait -n`
 # on PID and a timer: bash 5.2's wait -n can fail at once with "no record
 # of process" for a child reaped meanwhile, and took that for a timeout.
 toe_wait_pid() {
-	local secs=$1 pid=$2 what=${3:-process $2} end
+	local secs=$1 pid=$2 what=${3:-process $2} end left
 
+	left=$((TOE_TIMEOUT - 30 - SECONDS))
+	[ "$left" -ge 1 ] || left=1
+	[ "$secs" -le "$left" ] || secs=$left
 	end=$((SECONDS + secs))
 	while kill -0 "$pid" 2> /dev/null; do
 		if [ "$SECONDS" -ge "$end" ]; then
