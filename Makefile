@@ -24,30 +24,40 @@ KMAKE	= $(MAKE) -C $(KDIR) M=$(TOP) CONFIG_TOE=m CONFIG_TOE_TEST=m CONFIG_TOESIM
 
 all: modules
 
-deps:
-	@$(TOP)/scripts/deps.sh
+# What each target needs, installed when missing (scripts/deps.sh): a
+# vendor building the modules needs only the headers and a compiler.
+DEPS	= $(TOP)/scripts/deps.sh
 
-modules: deps
+deps:
+	@$(DEPS) all
+
+modules:
+	@$(DEPS) build
 	@mkdir -p $(OUT)
 	@set -o pipefail; $(KMAKE) modules 2>&1 | tee $(OUT)/build.log
 	@if grep -E 'warning:|error:|WARNING:' $(OUT)/build.log; then \
 		echo "build: compiler warnings are errors here" >&2; exit 1; fi
 
 check: modules
+	@$(DEPS) check
 	@$(TOP)/scripts/check.sh
 
 # The stock kernel has no kmemleak: kmemleak.sh runs in the debug lane.
 test: modules check
+	@$(DEPS) test
 	@SKIP_TESTS="$${SKIP_TESTS-kmemleak.sh}" $(TOP)/scripts/run-tests.sh
 
 demo: modules
+	@$(DEPS) test
 	@$(TOP)/scripts/demo.sh
 
 # Not after `check`: benchmarks measure, they do not gate.
 bench: modules
+	@$(DEPS) bench
 	@BENCH_QUICK=$(BENCH_QUICK) $(TOP)/scripts/bench.sh
 
-vm-selftest: deps
+vm-selftest:
+	@$(DEPS) test
 	@KVER=$(KVER) KDIR=$(KDIR) $(TOP)/scripts/vm-selftest.sh
 
 clean:
@@ -57,7 +67,8 @@ clean:
 # The debug kernel lane and DKMS packaging (Documentation/networking/toe-build.rst).
 .PHONY: debug-kernel test-debug dkms-check
 
-debug-kernel: deps
+debug-kernel:
+	@$(DEPS) debug
 	@$(TOP)/scripts/debug-kernel.sh
 
 # KASAN and lockdep slow the data path about sixfold: smaller transfers,
@@ -80,7 +91,8 @@ TOE_DEBUG_OFFLOAD_MB ?= 2
 TOE_DEBUG_CONNS ?= 200
 TOE_DEBUG_TORTURE_SECS ?= 15
 
-test-debug: deps
+test-debug:
+	@$(DEPS) test debug
 	@env=$$($(TOP)/scripts/debug-kernel.sh) || exit 1; eval "$$env"; \
 	LANE=debug KERNEL=$$KERNEL MODULES=$$MODULES \
 	TESTS="$${TESTS:-$(TOE_DEBUG_TESTS)}" \
@@ -88,8 +100,10 @@ test-debug: deps
 	TOE_MODDIR=$$MODULES/lib/modules/$$KRELEASE/kernel \
 	$(TOP)/scripts/run-tests.sh
 
-dkms: deps
+dkms:
+	@$(DEPS) dkms
 	@$(TOP)/scripts/dkms-check.sh install
 
-dkms-check: deps
+dkms-check:
+	@$(DEPS) dkms test
 	@$(TOP)/scripts/dkms-check.sh check

@@ -8,7 +8,7 @@
 #
 #   scripts/vm.sh [options] -- CMD [ARGS...]
 #
-#   --kernel VMLINUZ  kernel image (default /boot/vmlinuz-$(scripts/kver.sh))
+#   --kernel VMLINUZ  kernel image (default /boot/vmlinuz-$(scripts/kver.sh --image))
 #   --modules DIR     DIR/lib/modules/<ver> replaces /lib/modules in the guest
 #                     (self-built kernels whose modules are not installed)
 #   --timeout SECS    kill the guest after SECS seconds (default 1200)
@@ -80,7 +80,7 @@ case $TOP in *[[:space:],]*) die "repository path '$TOP' contains blanks or comm
 # --- kernel and its version -------------------------------------------------
 
 if [ -z "$kernel" ]; then
-	kv=$("$TOP/scripts/kver.sh") || die "no Debian 6.1 kernel found (scripts/kver.sh)"
+	kv=$("$TOP/scripts/kver.sh" --image) || die "no Debian 6.1 kernel found (scripts/kver.sh)"
 	kernel=/boot/vmlinuz-$kv
 fi
 [ -r "$kernel" ] || die "kernel image '$kernel' not readable"
