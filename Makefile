@@ -85,7 +85,7 @@ debug-kernel:
 # toe_netfilter.sh (the security policy; toe_diff's netfilter cases run
 # in both lanes) and the environment checks run in the stock lane only.
 TOE_DEBUG_TESTS ?= toe_core.sh toesim_instances.sh toe_policy.sh \
-	toesim_faults.sh toe_diff.sh toe_torture.sh kmemleak.sh
+	toesim_faults.sh toe_diff.sh toe_torture.sh toe_leftovers.sh kmemleak.sh
 TOE_DEBUG_INTEGRITY_MB ?= 128
 TOE_DEBUG_OFFLOAD_MB ?= 2
 TOE_DEBUG_CONNS ?= 200
