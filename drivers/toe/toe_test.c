@@ -351,12 +351,15 @@ static int tt_nullops(void)
 static int tt_unreg_unknown(void)
 {
 	struct toedev *tdev = tt_alloc(&tt_ops);
+	int err;
 
 	if (!tdev)
 		return -ENOMEM;
 	unregister_toedev(tdev);
+	/* Refused before any teardown: the device is left as allocated. */
+	err = READ_ONCE(tdev->reg_state) == TOEDEV_UNINITIALIZED ? 0 : -EPROTO;
 	toedev_free(tdev);
-	return 0;
+	return err;
 }
 
 static int tt_stress(const char *ifname, unsigned int n)
