@@ -79,7 +79,7 @@ FRAG=$TOP/scripts/$flavour.config
 group=${flavour%%-*}
 
 if [ ! -f "$KSRC/Makefile" ]; then
-	"$TOP/scripts/deps.sh" >&2 || die "cannot install or unpack linux-source-6.1"
+	"$TOP/scripts/deps.sh" debug >&2 || die "cannot install or unpack linux-source-6.1"
 fi
 [ -f "$KSRC/Makefile" ] || die "no kernel source at $KSRC (set TOE_KSRC)"
 
@@ -95,11 +95,15 @@ hash_files() {
 	done | sha256sum | cut -c1-16
 }
 
+# The options the selftests need (a kselftest "config" file); the debug
+# flavour must provide each of them.
+SELFTEST_CONFIG=$TOP/tools/testing/selftests/net/toe/config
+
 # Inputs of the build tree: what the pristine copy is patched with.
 tree_inputs=("$TOP"/patches/*.patch)
 # Our kernel sources, as scripts/intree.sh copies them, and the scripts
 # that decide how they are put in and built.
-mapfile -d '' src_inputs < <(find "$TOP/net/toe" "$TOP/drivers/toe" "$TOP"/include/net/toe*.h \
+mapfile -d '' src_inputs < <(find "$TOP/net/toe" "$TOP/drivers/toe" "$TOP/include" \
 	-type f \( -name '*.[ch]' ! -name '*.mod.c' -o -name Kconfig -o -name Makefile -o -name Kbuild \) \
 	-print0 | LC_ALL=C sort -z)
 
@@ -112,8 +116,8 @@ tree_key=$(
 key=$(
 	{
 		echo "$tree_key"
-		hash_files "$BASE" "$FRAG" "${src_inputs[@]}" "$TOP/scripts/debug-kernel.sh" \
-			"$TOP/scripts/intree.sh"
+		hash_files "$BASE" "$FRAG" "$SELFTEST_CONFIG" "${src_inputs[@]}" \
+			"$TOP/scripts/debug-kernel.sh" "$TOP/scripts/intree.sh"
 	} | sha256sum | cut -c1-16
 )
 
@@ -196,6 +200,20 @@ echo "$merge_out" >>"$LOG"
 if grep -q '^Value requested for' <<<"$merge_out"; then
 	grep -A3 '^Value requested for' <<<"$merge_out" >&2
 	die "the $flavour fragments ask for values Kconfig did not accept (missing dependencies?)"
+fi
+
+# Every option the selftests need, as the config file asks or built in
+# where it asks for a module: else a test would skip, or not run a case,
+# on this kernel only.
+if [ "$flavour" = debug ]; then
+	unmet=
+	while IFS='=' read -r opt want; do
+		case $opt in CONFIG_*) ;; *) continue ;; esac
+		have=$(sed -n "s/^$opt=//p" "$BTREE/.config")
+		[ "$have" = "$want" ] || { [ "$want" = m ] && [ "$have" = y ]; } ||
+			unmet="$unmet $opt=$want(${have:-unset})"
+	done <"$SELFTEST_CONFIG"
+	[ -z "$unmet" ] || die "the debug kernel lacks what the selftests need:$unmet"
 fi
 
 say "building in $BTREE (make -j$JOBS, nice 10; log: $LOG)"
