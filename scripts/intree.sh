@@ -6,10 +6,13 @@
 #
 #   1. copy the framework and driver sources from this repository
 #      (include/net/toe*.h, include/trace/events/toe.h,
-#      include/uapi/linux/toe.h, net/toe/, drivers/toe/); the same files build
-#      out of tree, there is no in-tree fork;
+#      include/uapi/linux/toe.h, net/toe/, drivers/toe/), its selftests
+#      (tools/testing/selftests/net/toe/) and its documents (the .rst
+#      pages, the sysfs ABI, the netlink spec); the same files build out of
+#      tree, there is no in-tree fork;
 #   2. apply the patch series in patches/ (git format-patch files): the
-#      Kconfig/Makefile wiring and the TCP hook in tcp_set_state().
+#      Kconfig/Makefile wiring, the TCP hook in tcp_set_state(), and the
+#      documentation indexes, selftests Makefile and MAINTAINERS entry.
 #
 # Usage: scripts/intree.sh [--check] SRC_TREE
 #
@@ -82,21 +85,31 @@ sync_file() {
 	echo "intree: copied ${2#"$SRC"/}"
 }
 
-# sync_dir DIR: make SRC/DIR hold exactly the source files of TOP/DIR.
+# The files of the selftests directory: scripts, programs, the kselftest
+# files; not what building them produces (toe_diff, __pycache__).
+is_selftest() {
+	case $1 in
+	*.sh | *.py | *.c | *.h | Makefile | settings | config | .gitignore) return 0 ;;
+	esac
+	return 1
+}
+
+# sync_dir DIR [PREDICATE]: make SRC/DIR hold exactly the files of TOP/DIR
+# that PREDICATE (default is_source) accepts.
 sync_dir() {
-	local d=$1 f rel
+	local d=$1 pred=${2:-is_source} f rel
 
 	while IFS= read -r -d '' f; do
 		rel=${f#"$TOP"/}
-		if is_source "$(basename "$f")"; then
+		if "$pred" "$(basename "$f")"; then
 			sync_file "$f" "$SRC/$rel"
 		fi
-	done < <(find "$TOP/$d" -type f -print0)
+	done < <(find "$TOP/$d" -type f ! -path '*/__pycache__/*' -print0)
 
 	[ -d "$SRC/$d" ] || return 0
 	while IFS= read -r -d '' f; do
 		rel=${f#"$SRC"/}
-		is_source "$(basename "$f")" || continue
+		"$pred" "$(basename "$f")" || continue
 		[ -e "$TOP/$rel" ] && continue
 		stale=1
 		if [ $check = 1 ]; then
@@ -115,6 +128,12 @@ sync_file "$TOP/include/trace/events/toe.h" "$SRC/include/trace/events/toe.h"
 sync_file "$TOP/include/uapi/linux/toe.h" "$SRC/include/uapi/linux/toe.h"
 sync_dir net/toe
 sync_dir drivers/toe
+sync_dir tools/testing/selftests/net/toe is_selftest
+for f in Documentation/networking/toe.rst Documentation/networking/toe-build.rst \
+	 Documentation/networking/toe-bench.rst Documentation/driver-api/toe.rst \
+	 Documentation/ABI/testing/sysfs-class-toe Documentation/netlink/specs/toe.yaml; do
+	sync_file "$TOP/$f" "$SRC/$f"
+done
 
 # Apply the series in order. A patch is "applied" when its reverse
 # applies cleanly; "pending" when it applies forward; anything else means
