@@ -5,10 +5,11 @@
 # echoes every connection; the client opens N connections, offloads each
 # with TCP_ULP "toe", and on all of them at once sends BYTES of its own and
 # reads the echo back, comparing SHA-256 per connection. It prints one
-# JSON line: connections, how many were offloaded, how many came back
-# intact. --auto leaves the offload to the automatic policy (no TCP_ULP);
-# --hold SECS waits that long after the connections are open before any
-# data moves.
+# JSON line: connections, how many of them the core listed as offloaded
+# once all were open (/proc/net/toe/connections, not setsockopt()'s
+# return), how many came back intact. --auto leaves the offload to the
+# automatic policy (no TCP_ULP, and "offloaded" is 0); --hold SECS waits
+# that long after the connections are open before any data moves.
 #
 #   toe_many.py server PORT
 #   toe_many.py client ADDR PORT N BYTES [--auto] [--hold SECS]
@@ -46,6 +47,21 @@ def serve(port):
         threading.Thread(target=echo, args=(s,), daemon=True).start()
 
 
+def endpoint(s):
+    """A socket's local end as /proc/net/toe/connections prints it."""
+    a = s.getsockname()
+    return "[%s]:%d" % a[:2] if s.family == socket.AF_INET6 else "%s:%d" % a
+
+
+def count_offloaded(socks):
+    """How many of socks the core lists as offloaded in this netns."""
+    with open("/proc/net/toe/connections") as f:
+        lines = f.read().splitlines()[1:]
+    carried = {w[0] for w in (line.split() for line in lines)
+               if len(w) > 3 and w[3] == "offloaded"}
+    return sum(1 for s in socks if endpoint(s) in carried)
+
+
 def client(addr, port, n, nbytes, auto=False, hold=0):
     sel = selectors.DefaultSelector()
     conns = []
@@ -55,7 +71,6 @@ def client(addr, port, n, nbytes, auto=False, hold=0):
         try:
             if not auto:
                 s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"toe")
-                offloaded += 1
         except OSError:
             pass
         s.setblocking(False)
@@ -65,6 +80,10 @@ def client(addr, port, n, nbytes, auto=False, hold=0):
         conns.append(st)
         sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, st)
 
+    if not auto:
+        # What the engine carries, not what setsockopt() returned: each
+        # socket's local end among the core's offloaded connections.
+        offloaded = count_offloaded([c["s"] for c in conns])
     if hold:
         print("holding", flush=True)
         time.sleep(hold)

@@ -140,10 +140,21 @@ check_err $? "bytes differ in software after a refused connect"
 expect "knob used up" "$(counter fail_connect)" 0
 log_test "fail_connect: the connection stays in software and works"
 
+# The peer's retransmission timeouts: while the engine stands still, the
+# peer's data goes unacknowledged for 1.5 s, far past its RTO (at least
+# 200 ms): a stall that did not happen leaves the count where it was.
+peer_timeouts() {
+	ip netns exec "$P" nstat -asz TcpExtTCPTimeouts |
+		awk '$1 == "TcpExtTCPTimeouts" { n = $2 } END { print n + 0 }'
+}
+to0=$(peer_timeouts)
 during stall 5202 'echo 1500 > $DBG/stall_ms'
 check_xfer stall $((4 * MB))
 check_err $? "bytes differ after an engine stall"
-log_test "stall_ms: the engine stalls 1.5 s, intact"
+expect "knob used up" "$(counter stall_ms)" 0
+[ "$(peer_timeouts)" -gt "$to0" ]
+check_err $? "the peer saw no retransmission timeout ($to0 before, $(peer_timeouts) after): no stall"
+log_test "stall_ms: the engine stalls 1.5 s, the peer times out, intact"
 
 # rtt_ms PORT: the RTT ss shows for the connection to PORT, whole ms.
 rtt_ms() {
