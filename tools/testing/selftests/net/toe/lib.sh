@@ -327,20 +327,45 @@ toe_pair() {
 	ip -n "$h" link set vh up && ip -n "$p" link set vp up
 }
 
+# toe_sim_name [ID]: the toedev of toesim instance ID (default 0), the
+# class device whose parent it is; other toedevs may exist beside it.
+toe_sim_name() {
+	local d inst
+
+	inst=$(readlink -f "/sys/bus/toesim/devices/toesim${1:-0}") || return 1
+	for d in /sys/class/toe/*; do
+		[ "$(readlink -f "$d/device")" = "$inst" ] || continue
+		echo "${d##*/}"
+		return 0
+	done
+	return 1
+}
+
 # toe_sim_up NS DEV [TABLE_SIZE]: toesim instance 0 on DEV, looked up in
 # NS, deleted on exit; its toedev, named in TOE, enabled.
 toe_sim_up() {
 	nsenter --net="/run/netns/$1" sh -c \
 		"echo '0 $2 ${3:-}' > /sys/bus/toesim/new_device" || return 1
 	defer 'echo 0 > /sys/bus/toesim/del_device'
-	TOE=$(ls /sys/class/toe) && echo 1 > "/sys/class/toe/$TOE/enabled"
+	TOE=$(toe_sim_name) && echo 1 > "/sys/class/toe/$TOE/enabled"
 }
 
-# toe_dev_stat NS NAME: column NAME of /proc/net/toe/devices in NS, for
-# the toedev $TOE.
+# toe_dev_stat NS NAME [DEV]: column NAME of /proc/net/toe/devices in NS,
+# for the toedev DEV (default $TOE).
 toe_dev_stat() {
-	nsenter --net="/run/netns/$1" awk -v k="$2" -v n="$TOE" '
+	nsenter --net="/run/netns/$1" awk -v k="$2" -v n="${3:-$TOE}" '
 		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$1 == n { print $col[k] }' /proc/net/toe/devices
+}
+
+# toe_conn_stat NS REMOTE KEY: column KEY (by its header) of the
+# offloaded connection to REMOTE ("addr:port" as /proc/net/toe/connections
+# prints it) in NS.
+toe_conn_stat() {
+	nsenter --net="/run/netns/$1" awk -v r="$2" -v k="$3" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$2 == r { print $col[k] }' /proc/net/toe/connections
+}
 		$1 == n { print $col[k] }' /proc/net/toe/devices
 }
 

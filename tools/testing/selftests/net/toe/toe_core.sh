@@ -43,6 +43,16 @@ sysfs_write() {
 	toe_write "$@"
 }
 
+# tt_devices: the toedevs toe_test registered (others may exist beside).
+tt_devices() {
+	local d
+
+	for d in /sys/class/toe/*; do
+		[ "$(cat "$d/driver" 2> /dev/null)" = toe_test ] && echo "${d##*/}"
+	done
+	return 0
+}
+
 [ -w "$DBG/ctl" ] || skip "debugfs not mounted or toe_test has no control file"
 
 toe_ns_create "$NSA"
@@ -197,10 +207,10 @@ kill "$tcpdump_pid"
 wait "$tcpdump_pid" 2> /dev/null
 seen=$(tcpdump -n -r "/tmp/toe-core-$$.pcap" 2> /dev/null | grep -c '192.0.2.1.9 > 192.0.2.2.9')
 expect "frames seen by tcpdump (one each way)" "$seen" 2
-stats=$(nsenter --net="/run/netns/$NSA" awk -v n="$name1" '$1 == n { print $11 "/" $12 }' /proc/net/toe/devices)
+stats=$(toe_dev_stat "$NSA" tap_tx "$name1")/$(toe_dev_stat "$NSA" tap_rx "$name1")
 expect "tap_tx/tap_rx counters" "$stats" 1/1
 expect "tap without a listener" "$(ttctl "$NSA" "tap 1 wa")" OK
-stats=$(nsenter --net="/run/netns/$NSA" awk -v n="$name1" '$1 == n { print $11 "/" $12 }' /proc/net/toe/devices)
+stats=$(toe_dev_stat "$NSA" tap_tx "$name1")/$(toe_dev_stat "$NSA" tap_rx "$name1")
 expect "counters unchanged without taps" "$stats" 1/1
 log_test "toe_tap_tx/rx show engine frames to tcpdump, nothing without taps"
 
@@ -224,8 +234,9 @@ expect "1000 register/bind/enable/unregister cycles" "$(cat "/tmp/toe-core-stres
 [ "$lookups" -gt 0 ]
 check_err $? "no lookup ran while the stress loop ran"
 log_info "$lookups lookup rounds of 1000 raced the stress loop"
-ls /sys/class/toe | grep -qv -e "^$name0\$" -e "^$name1\$"
-check_fail $? "devices left in /sys/class/toe after the stress loop"
+left=$(tt_devices | grep -v -e "^$name0\$" -e "^$name1\$")
+[ -z "$left" ]
+check_err $? "toe_test devices left after the stress loop: ${left//$'\n'/ }"
 log_test "register/unregister 1000 times racing lookups"
 
 # --- a driver with the required ops only --------------------------------------
@@ -293,7 +304,7 @@ if ! toe_mod_builtin toe; then
 fi
 toe_unload toe_test
 check_err $? "unloading toe_test with bound devices failed"
-[ -z "$(ls /sys/class/toe)" ]
+[ -z "$(tt_devices)" ]
 check_err $? "devices left behind after unloading toe_test"
 nsenter --net="/run/netns/$NSA" awk 'NR > 1' /proc/net/toe/devices | grep -q .
 check_fail $? "devices left in /proc/net/toe/devices"

@@ -165,8 +165,7 @@ client=$!
 toe_wait_conns 1 $((30 * TOE_SLOW))
 check_err $? "the connection was not offloaded"
 for ((i = 0; i < 50; i++)); do
-	[ "$(nsenter --net="/run/netns/$H" awk '$2 == "10.83.0.2:5400" { print $6 }' \
-		/proc/net/toe/connections)" -gt 0 ] 2> /dev/null && break
+	[ "$(toe_conn_stat "$H" 10.83.0.2:5400 rx_bytes)" -gt 0 ] 2> /dev/null && break
 	sleep 0.1
 done
 
@@ -189,8 +188,7 @@ expect "engine's cwnd and bytes received" \
 expect "RTO, as ss shows it" "$(json "$TMP/conn.json" 'j[0]["rto_ms"]')" \
 	"$(sed -n 's/.* rto:\([0-9]*\).*/\1/p' "$TMP/ss")"
 expect "the same as /proc" "$(json "$TMP/conn.json" 'j[0]["local"]')" \
-	"$(nsenter --net="/run/netns/$H" awk '$2 == "10.83.0.2:5400" { print $1 }' \
-		/proc/net/toe/connections)"
+	"$(toe_conn_stat "$H" 10.83.0.2:5400 local)"
 hctl conn show > "$TMP/conn.txt"
 grep -q "^10\.83\.0\.1:[0-9]* 10\.83\.0\.2:5400 dev $TOE .* handovers 1 handbacks 0" "$TMP/conn.txt"
 check_err $? "human output: $(cat "$TMP/conn.txt")"

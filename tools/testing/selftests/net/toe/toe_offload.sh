@@ -41,7 +41,7 @@ del_instance() {
 
 new_instance || fail "cannot create a toesim instance"
 defer del_instance
-TOE=$(ls /sys/class/toe)
+TOE=$(toe_sim_name)
 echo 1 > "/sys/class/toe/$TOE/enabled" || fail "cannot enable $TOE"
 
 counter() {
@@ -873,7 +873,7 @@ log_test "after a handback Linux TCP sends TSO frames, none urgent; 6 MB intact"
 
 del_instance
 new_instance 1 || fail "cannot create a toesim instance with one slot"
-TOE=$(ls /sys/class/toe)
+TOE=$(toe_sim_name)
 echo 1 > "/sys/class/toe/$TOE/enabled"
 full0=$(cat "/sys/class/toe/$TOE/conns")
 xfer first 10.73.0.2 5030 $((BYTES / 4)) $((BYTES / 4)) --ulp --hold 6 &

@@ -42,7 +42,7 @@ toe_pair "$H" "$P" 10.75.0 2001:db8:75 ||
 # up: toesim instance 0 on vh, enabled, automatic offload after 32 KB.
 up() {
 	nsenter --net="/run/netns/$H" sh -c "echo '0 vh' > /sys/bus/toesim/new_device" &&
-		TOE=$(ls /sys/class/toe) &&
+		TOE=$(toe_sim_name) &&
 		echo 1 > "/sys/class/toe/$TOE/enabled" &&
 		echo 32768 > "/sys/class/toe/$TOE/min_bytes" &&
 		echo 1 > "/sys/class/toe/$TOE/auto_offload"
@@ -113,7 +113,7 @@ while [ "$SECONDS" -lt "$end" ] && kill -0 "$client" 2> /dev/null; do
 	[ "$rc" = 0 ] || failed=$((failed + 1))
 	# Whatever failed, the next action wants a device.
 	[ -d /sys/bus/toesim/devices/toesim0 ] || up || break
-	TOE=$(ls /sys/class/toe)
+	TOE=$(toe_sim_name)
 done
 
 wait "$client"
