@@ -107,3 +107,14 @@ dkms:
 dkms-check:
 	@$(DEPS) dkms test
 	@$(TOP)/scripts/dkms-check.sh check
+
+# The Debian package opentoe-dkms (debian/), into out/deb/; deb-check
+# installs it with apt, loads its modules in a guest and purges it.
+.PHONY: deb deb-check
+deb:
+	@$(DEPS) dkms
+	@$(TOP)/scripts/dkms-check.sh deb
+
+deb-check:
+	@$(DEPS) dkms test
+	@$(TOP)/scripts/dkms-check.sh deb-check

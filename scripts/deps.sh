@@ -13,7 +13,7 @@
 #   test    check, plus QEMU, the 6.1 image and what the selftests run
 #   debug   build the debug kernel from linux-source-6.1
 #   bench   test, plus the plots
-#   dkms    the DKMS package
+#   dkms    DKMS, and what builds the Debian package opentoe-dkms
 #   all     every one of them (what CI installs)
 
 set -e
@@ -26,7 +26,7 @@ iperf3 tcpdump ethtool socat nftables python3-scapy python3-pyroute2 curl
 file procps"
 DEBUG="linux-source-6.1 xz-utils bc flex bison libelf-dev libssl-dev"
 BENCH="python3-matplotlib"
-DKMS="dkms linux-headers-amd64"
+DKMS="dkms linux-headers-amd64 debhelper dh-dkms dpkg-dev"
 
 pkgs=
 unpack=

@@ -12,8 +12,15 @@
 #   scripts/dkms-check.sh [check]          install, then boot that kernel in a
 #       QEMU guest (scripts/vm.sh), modprobe toe and toesim from
 #       /lib/modules/KVER/updates/dkms (the host root over 9p), check they
-#       loaded and unload them; remove the DKMS install at the end,
-#       whatever happened
+#       loaded, carry DKMS's signature, and unload; remove the DKMS install
+#       at the end, whatever happened
+#   scripts/dkms-check.sh sources DST      copy the files DKMS builds from
+#       to DST (debian/rules installs the package's /usr/src with it)
+#   scripts/dkms-check.sh deb              build the Debian package
+#       opentoe-dkms (debian/) into out/deb/, from a copy of the tree
+#   scripts/dkms-check.sh deb-check        build it, install it with apt
+#       (DKMS builds and signs the modules in its postinst), check as
+#       above in a guest, and purge it at the end, whatever happened
 #
 # Installing replaces an earlier install of the same version, so the
 # sources in /usr/src are always those of this tree. Modules are only ever
@@ -124,6 +131,18 @@ do_guest() {
 	done
 	[ $rc = 0 ] || return 1
 
+	# Signed with DKMS's machine owner key (/var/lib/dkms/mok.pub), the
+	# key a Secure Boot machine enrols with mokutil --import.
+	for m in $MODULES; do
+		if [ -n "$(modinfo -F signer "$m" 2>/dev/null)" ]; then
+			echo "ok: $m signed by '$(modinfo -F signer "$m")'"
+		else
+			echo "FAIL: $m carries no signature"
+			rc=1
+		fi
+	done
+	[ $rc = 0 ] || return 1
+
 	# By name, through the modules.dep that dkms install's depmod wrote.
 	# shellcheck disable=SC2086 # a list of names
 	if ! modprobe -a $MODULES; then
@@ -184,7 +203,81 @@ do_check() {
 	return $rc
 }
 
+# The package's version is the modules': debian/changelog and dkms.conf
+# agree, or the package installs sources DKMS knows under another name.
+deb_version() {
+	local v
+
+	v=$(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version) ||
+		die "cannot read debian/changelog"
+	[ "$v" = "$VER" ] || die "debian/changelog is at $v, dkms.conf at $VER"
+	echo "$v"
+}
+
+# do_deb: build opentoe-dkms from a copy of the tree (dpkg-buildpackage
+# writes beside the source directory); print the .deb's path.
+do_deb() {
+	local v dir out=${OUT:-$TOP/out}/deb
+
+	v=$(deb_version)
+	command -v dpkg-buildpackage >/dev/null ||
+		die "dpkg-buildpackage is not installed (scripts/deps.sh dkms)"
+	rm -rf "$out"
+	dir=$out/$NAME-$v
+	mkdir -p "$dir"
+	cp -a "$TOP/debian" "$TOP/scripts" "$dir/"
+	copy_sources "$dir"
+	(cd "$dir" && dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1 || {
+		tail -n 30 "$out/build.log" >&2
+		die "dpkg-buildpackage failed (log: $out/build.log)"
+	}
+	[ -f "$out/${NAME}-dkms_${v}_all.deb" ] || die "no ${NAME}-dkms_${v}_all.deb in $out"
+	echo "$out/${NAME}-dkms_${v}_all.deb"
+}
+
+# purge_deb: remove the package, its DKMS builds and /usr/src copy.
+purge_deb() {
+	if dpkg-query -W -f='${Status}' "$NAME-dkms" 2>/dev/null | grep -q installed; then
+		say "apt-get purge $NAME-dkms"
+		DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$NAME-dkms" >&2 ||
+			say "purging $NAME-dkms failed"
+	fi
+}
+
+do_deb_check() {
+	local deb kver rc=0
+
+	[ "$(id -u)" = 0 ] || die "must run as root (apt-get)"
+	kver=$("$TOP/scripts/kver.sh" --image) || die "no Debian 6.1 kernel with headers"
+	trap 'purge_deb; do_remove' EXIT
+	record 0 1
+	# The package and `make dkms` install the same files.
+	do_remove
+	deb=$(do_deb)
+	say "apt-get install $deb"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb" >&2 ||
+		die "apt-get install $deb failed"
+	dkms status -m "$NAME" -v "$VER" -k "$kver" | grep -q ': installed' ||
+		die "after the install, dkms status shows no $NAME/$VER installed for $kver"
+	say "booting $kver in a guest to load the packaged modules"
+	"$TOP/scripts/vm.sh" --kernel "/boot/vmlinuz-$kver" --timeout "${DKMS_VM_TIMEOUT:-600}" \
+		-- scripts/dkms-check.sh --guest || rc=$?
+	if [ $rc = 0 ]; then
+		say "PASS: opentoe-dkms installed with apt; toe and toesim loaded and unloaded"
+		record 1 0
+	else
+		say "FAIL: the guest check exited $rc"
+	fi
+	return $rc
+}
+
 case ${1:-check} in
+sources)
+	[ $# = 2 ] || die "usage: $0 sources DST"
+	copy_sources "$2"
+	;;
+deb) do_deb ;;
+deb-check) do_deb_check ;;
 install)
 	shift
 	do_install "$@" >/dev/null
