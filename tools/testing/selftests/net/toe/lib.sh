@@ -366,8 +366,6 @@ toe_conn_stat() {
 		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		$2 == r { print $col[k] }' /proc/net/toe/connections
 }
-		$1 == n { print $col[k] }' /proc/net/toe/devices
-}
 
 # toe_ping NS ADDR: one ping from NS (iputils or busybox).
 toe_ping() {
