@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Static checks: checkpatch --strict, sparse (C=2), coccicheck (report mode),
-# kernel-doc, and the Sphinx build of Documentation/. Any finding fails.
+# kernel-doc, the Sphinx build of Documentation/, and shellcheck's errors in
+# every shell script. Any finding fails.
 
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,5 +92,12 @@ for m in re.finditer(r"^\.\. kernel-doc:: (\S+)\n((?:   .*\n)+)", text, re.M):
         print("%s: %s is in %s, not exported" % (m.group(1), n, sys.argv[1]))
 PY
 result "$OUT/docs.txt"
+
+# Errors only: a stray line in a sourced library parses, runs as a command
+# and fails every test that sources it; bash -n does not see it, this does.
+step shellcheck
+mapfile -t shsrc < <(git ls-files '*.sh' .ci/run)
+shellcheck -s bash -S error -f gcc "${shsrc[@]}" > "$OUT/shellcheck.txt" 2>&1
+result "$OUT/shellcheck.txt"
 
 exit $fail

@@ -20,7 +20,7 @@ set -e
 
 BUILD="linux-headers-amd64 gcc make"
 CHECK="linux-source-6.1 xz-utils sparse coccinelle ocaml-nox perl python3
-python3-yaml python3-sphinx libmnl-dev pkg-config libc6-dev"
+python3-yaml python3-sphinx libmnl-dev pkg-config libc6-dev shellcheck"
 TEST="linux-image-amd64 qemu-system-x86 busybox-static kmod cpio iproute2
 iperf3 tcpdump ethtool socat nftables python3-scapy python3-pyroute2 curl
 file procps"
