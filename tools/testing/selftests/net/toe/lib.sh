@@ -359,12 +359,14 @@ toe_dev_stat() {
 }
 
 # toe_conn_stat NS REMOTE KEY: column KEY (by its header) of the
-# offloaded connection to REMOTE ("addr:port" as /proc/net/toe/connections
-# prints it) in NS.
+# offloaded connection to REMOTE in NS: "addr:port" or "[addr6]:port" as
+# /proc/net/toe/connections prints it, or ":port" for any peer address.
 toe_conn_stat() {
 	nsenter --net="/run/netns/$1" awk -v r="$2" -v k="$3" '
 		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-		$2 == r { print $col[k] }' /proc/net/toe/connections
+		$2 == r || (r ~ /^:/ && substr($2, length($2) - length(r) + 1) == r) {
+			print $col[k]; exit
+		}' /proc/net/toe/connections
 }
 
 # toe_ping NS ADDR: one ping from NS (iputils or busybox).
@@ -521,6 +523,67 @@ toe_wait_conns() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# toe_busywait MS CMD...: run CMD every 0.1 s until it succeeds, for at
+# most MS milliseconds (as net/forwarding/lib.sh's busywait); its status.
+toe_busywait() {
+	local ms=$1 i
+
+	shift
+	for ((i = 0; i <= ms / 100; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# toe_wait_carried NS REMOTE BYTES [SECS]: up to SECS (10) seconds for the
+# offloaded connection to REMOTE ("addr:port", "[addr6]:port") in NS to
+# have carried BYTES through the engine, both ways together.
+toe_wait_carried() {
+	local i tx rx
+
+	for ((i = 0; i < ${4:-10} * 10; i++)); do
+		tx=$(toe_conn_stat "$1" "$2" tx_bytes)
+		rx=$(toe_conn_stat "$1" "$2" rx_bytes)
+		[ -n "$tx" ] && [ $((tx + rx)) -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# toe_capture_start NS IFACE FILE FILTER...: tcpdump on IFACE in NS into
+# FILE, returning once it captures (tcpdump writes the pcap header after
+# its filter is attached); its pid in TOE_CAPTURE. Fails the test if the
+# capture never starts.
+toe_capture_start() {
+	local ns=$1 dev=$2 file=$3
+
+	shift 3
+	rm -f "$file"
+	ip netns exec "$ns" tcpdump -U -n -i "$dev" -w "$file" "$@" \
+		> /dev/null 2>&1 {TOE_STDOUT}>&- &
+	TOE_CAPTURE=$!
+	defer "kill $TOE_CAPTURE 2> /dev/null"
+	toe_busywait 5000 test -s "$file" ||
+		fail "tcpdump on $dev in $ns did not start"
+}
+
+# toe_capture_stop PID FILE: stop the capture PID once FILE has not grown
+# for 0.5 s (at most 5 s), so that the frames already on the wire are in.
+toe_capture_stop() {
+	local size=-1 now i
+
+	for ((i = 0; i < 50; i++)); do
+		now=$(stat -c %s "$2" 2> /dev/null)
+		[ "$now" = "$size" ] && [ $((i % 5)) -eq 0 ] && break
+		[ $((i % 5)) -eq 0 ] && size=$now
+		sleep 0.1
+	done
+	kill "$1" 2> /dev/null
+	wait "$1" 2> /dev/null
+	return 0
 }
 
 # toe_xfer_ok CLIENT_OUT SERVER_OUT CLIENT_BYTES SERVER_BYTES: the two ends

@@ -191,20 +191,10 @@ log_test "netns move and deletion of a bound port"
 
 # --- packet taps --------------------------------------------------------------
 
-ip netns exec "$NSA" tcpdump -U -n -i wa -w "/tmp/toe-core-$$.pcap" udp port 9 \
-	> /dev/null 2>&1 &
-tcpdump_pid=$!
-defer kill "$tcpdump_pid"
 defer rm -f "/tmp/toe-core-$$.pcap"
-for ((i = 0; i < 50; i++)); do
-	[ -s "/tmp/toe-core-$$.pcap" ] && break
-	sleep 0.1
-done
-sleep 1
+toe_capture_start "$NSA" wa "/tmp/toe-core-$$.pcap" udp port 9
 expect "tap command" "$(ttctl "$NSA" "tap 1 wa")" OK
-sleep 1
-kill "$tcpdump_pid"
-wait "$tcpdump_pid" 2> /dev/null
+toe_capture_stop "$TOE_CAPTURE" "/tmp/toe-core-$$.pcap"
 seen=$(tcpdump -n -r "/tmp/toe-core-$$.pcap" 2> /dev/null | grep -c '192.0.2.1.9 > 192.0.2.2.9')
 expect "frames seen by tcpdump (one each way)" "$seen" 2
 stats=$(toe_dev_stat "$NSA" tap_tx "$name1")/$(toe_dev_stat "$NSA" tap_rx "$name1")

@@ -36,6 +36,14 @@ conns() {
 	cat "/sys/class/toe/$TOE/conns"
 }
 
+# remote ADDR PORT: the peer as /proc/net/toe/connections prints it.
+remote() {
+	case $1 in
+	*:*) echo "[$1]:$2" ;;
+	*) echo "$1:$2" ;;
+	esac
+}
+
 nfh() {
 	ip netns exec "$H" nft "$@"
 }
@@ -89,7 +97,8 @@ for addr in 10.76.0.2 2001:db8:76::2; do
 		--rate $((512 << 10))
 	toe_wait_conns 1
 	check_err $? "$addr: not offloaded without a hook: $(conns)"
-	sleep 1
+	toe_wait_carried "$H" "$(remote "$addr" "$port")" $((256 << 10))
+	check_err $? "$addr: the engine carried no 256 KB before the hook came"
 	table_up
 	toe_wait_conns 0
 	check_err $? "$addr: still offloaded 5 s after a hook came: $(conns)"
@@ -160,16 +169,12 @@ esp_seen() {
 }
 
 esp_up || fail "cannot add the xfrm states and policies"
-ip netns exec "$P" tcpdump -U -n -i vp -w "$TMP/esp.pcap" esp > /dev/null 2>&1 &
-dump=$!
-sleep 1
+toe_capture_start "$P" vp "$TMP/esp.pcap" esp
 port=$((port + 1))
 toe_xfer_start ipsec 10.76.0.2 "$port" $((1 << 20)) --ulp
 toe_xfer_finish ipsec $((1 << 20))
 check_err $? "the transfer over ESP did not arrive intact"
-sleep 1
-kill "$dump"
-wait "$dump" 2> /dev/null
+toe_capture_stop "$TOE_CAPTURE" "$TMP/esp.pcap"
 ulp=$(toe_xfer_ulp "$TMP/ipsec.c")
 [ "$ulp" = ENOTSUP ]
 check_err $? "TCP_ULP toe on a connection through ESP: $ulp, not EOPNOTSUPP"
@@ -190,18 +195,15 @@ RATE=$((512 << 10)) toe_xfer_start late 10.76.0.2 "$port" $((TOE_SLOW << 22)) --
 	--rate $((512 << 10))
 toe_wait_conns 1
 check_err $? "not offloaded before the policy: $(conns)"
-sleep 1
-ip netns exec "$P" tcpdump -U -n -i vp -w "$TMP/late.pcap" esp > /dev/null 2>&1 &
-dump=$!
-sleep 0.5
+toe_wait_carried "$H" "10.76.0.2:$port" $((256 << 10))
+check_err $? "the engine carried no 256 KB before the policy came"
+toe_capture_start "$P" vp "$TMP/late.pcap" esp
 esp_up || fail "cannot add the xfrm states and policies"
 toe_wait_conns 0
 check_err $? "still offloaded 5 s after an IPsec policy came: $(conns)"
 toe_xfer_finish late $((TOE_SLOW << 22))
 check_err $? "the transfer did not arrive intact"
-sleep 1
-kill "$dump"
-wait "$dump" 2> /dev/null
+toe_capture_stop "$TOE_CAPTURE" "$TMP/late.pcap"
 [ "$(toe_xfer_ulp "$TMP/late.c")" = ok ]
 check_err $? "TCP_ULP toe: $(toe_xfer_ulp "$TMP/late.c")"
 [ "$(toe_dev_stat "$H" rerouted)" = $((r0 + 1)) ]

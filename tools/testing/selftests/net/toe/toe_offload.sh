@@ -83,15 +83,10 @@ for fam in 4 6; do
 	[ $fam = 4 ] && addr=10.73.0.2 || addr=2001:db8:73::2
 	rx0=$(counter rx_frames)
 	tx0=$(counter tx_frames)
-	ip netns exec "$H" tcpdump -U -n -i vh -w "$TMP/v$fam.pcap" tcp port 500$fam \
-		> /dev/null 2>&1 &
-	tcpdump_pid=$!
-	sleep 1
+	toe_capture_start "$H" vh "$TMP/v$fam.pcap" tcp port 500$fam
 	xfer "v$fam" "$addr" "500$fam" "$BYTES" $((BYTES / 2)) --ulp
 	check_err $? "IPv$fam transfer did not complete"
-	sleep 1
-	kill "$tcpdump_pid"
-	wait "$tcpdump_pid" 2> /dev/null
+	toe_capture_stop "$TOE_CAPTURE" "$TMP/v$fam.pcap"
 	expect_ulp=$(ulp_result "v$fam")
 	[ "$expect_ulp" = ok ]
 	check_err $? "IPv$fam: TCP_ULP toe failed: $expect_ulp"
@@ -170,12 +165,8 @@ n0=$(counter hw_neigh_updates)
 RATE=$((BYTES / 8)) xfer mac 10.73.0.2 5042 "$BYTES" "$BYTES" --ulp \
 	--rate $((BYTES / 8)) &
 macpid=$!
-for ((i = 0; i < 200; i++)); do
-	nsenter --net="/run/netns/$H" grep -q ":5042 $TOE offloaded " \
-		/proc/net/toe/connections && break
-	sleep 0.1
-done
-sleep 1
+toe_wait_carried "$H" 10.73.0.2:5042 $((BYTES / 16)) 20
+check_err $? "the engine did not carry $((BYTES / 16)) bytes before the MAC change"
 ip -n "$P" link set vp address 02:00:00:73:00:02
 ip -n "$H" neigh replace 10.73.0.2 lladdr 02:00:00:73:00:02 dev vh nud reachable
 wait "$macpid"
@@ -845,20 +836,13 @@ for ((i = 0; i < 100; i++)); do
 done
 [ "$(cat "/sys/class/toe/$TOE/conns")" -eq 0 ]
 check_err $? "the connection was not handed back"
-ip netns exec "$H" tcpdump -U -n -i vh -w "$TMP/afterhb.pcap" \
-	src host 10.73.0.1 and tcp port 5044 > /dev/null 2>&1 &
-tcpdump=$!
-for ((i = 0; i < 50; i++)); do
-	[ -s "$TMP/afterhb.pcap" ] && break
-	sleep 0.1
-done
-sleep 1
+toe_capture_start "$H" vh "$TMP/afterhb.pcap" src host 10.73.0.1 and tcp port 5044
+tcpdump=$TOE_CAPTURE
 touch "$TMP/afterhb.go"
 toe_wait_pid 100 "$afterhb" "the writer after the handback"
 check_err $? "the writer failed: $(tail -n 2 "$TMP/afterhb.c")"
 wait "$afterhbpeer"
-kill "$tcpdump"
-wait "$tcpdump" 2> /dev/null
+toe_capture_stop "$tcpdump" "$TMP/afterhb.pcap"
 [ "$(cat "$TMP/afterhb.c")" = "$(tail -n 1 "$TMP/afterhb.s")" ]
 check_err $? "bytes differ: writer '$(cat "$TMP/afterhb.c")', peer '$(tail -n 1 "$TMP/afterhb.s")'"
 tso=$(tcpdump -n -r "$TMP/afterhb.pcap" greater 3000 2> /dev/null | grep -c .)
@@ -878,7 +862,9 @@ echo 1 > "/sys/class/toe/$TOE/enabled"
 full0=$(cat "/sys/class/toe/$TOE/conns")
 xfer first 10.73.0.2 5030 $((BYTES / 4)) $((BYTES / 4)) --ulp --hold 6 &
 first=$!
-sleep 3
+# The second connects while the first holds the one slot.
+toe_wait_conns 1 10
+check_err $? "the first connection did not take the slot"
 xfer second 10.73.0.2 5031 $((BYTES / 4)) $((BYTES / 4)) --ulp
 check_err $? "second transfer did not complete"
 wait "$first"

@@ -209,15 +209,12 @@ midway() {
 	# that where the test's own commands are slow.
 	RATE=$((BIG / 2 / TOE_SLOW)) xfer "$name" "$port" $SMALL $((2 * BIG)) \
 		--ulp --late-shutdown &
-	local pid=$! i
+	local pid=$!
 
 	# Act once the connection is offloaded and data flows.
-	for ((i = 0; i < 200; i++)); do
-		nsenter --net="/run/netns/$H" cat /proc/net/toe/connections > "$TMP/conns"
-		grep -q ":$port $TOE offloaded " "$TMP/conns" && break
-		sleep 0.1
-	done
-	sleep 1
+	toe_wait_carried "$H" "10.74.0.2:$port" $((BIG / 8)) 20
+	check_err $? "$name: the engine did not carry $((BIG / 8)) bytes before the action"
+	nsenter --net="/run/netns/$H" cat /proc/net/toe/connections > "$TMP/conns"
 	eval "$action"
 	wait "$pid"
 }

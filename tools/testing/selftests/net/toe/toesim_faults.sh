@@ -68,16 +68,13 @@ ulp() {
 
 # during NAME PORT ACTION: a paced offloaded transfer with ACTION midway.
 during() {
-	local name=$1 port=$2 action=$3 i
+	local name=$1 port=$2 action=$3
 
 	RATE=$MB xfer "$name" "$port" $((${DURING_MB:-4} * MB)) --ulp &
 	local pid=$!
-	for ((i = 0; i < 200; i++)); do
-		nsenter --net="/run/netns/$H" grep -q ":$port $TOE offloaded " \
-			/proc/net/toe/connections && break
-		sleep 0.1
-	done
-	sleep 1
+	# Act once the engine carries the connection and data flows.
+	toe_wait_carried "$H" "10.75.0.2:$port" $((MB / 2)) 20
+	check_err $? "$name: the engine did not carry 512 KB before the action"
 	eval "$action"
 	wait "$pid"
 }
