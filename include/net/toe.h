@@ -19,6 +19,13 @@
  * connections back from its workqueue (toe_wq), where each handback
  * takes its socket's lock alone.
  * Lookups on hot paths (net_device -> toedev) are RCU only.
+ *
+ * Who owns an skb, for every op and helper: one given to the driver
+ * (&toedev_ops.send, &toe_handover.unacked once connect() returns 0) is
+ * the driver's from then on, whatever the op returns; one given to the
+ * core (toe_sk_rcv(), the lists of &struct toe_handback) is the core's
+ * once the call returns 0, and stays the caller's on an error; the taps
+ * (toe_tap_tx(), toe_tap_rx()) only look at it.
  */
 #ifndef _NET_TOE_H
 #define _NET_TOE_H
@@ -499,7 +506,9 @@ struct toedev_stats {
  * struct toedev - a TCP offload engine
  * @name: "toe%d" unless the driver named it; unique
  * @ops: the driver's operations (its own const table)
- * @owner: module of the driver, pinned while the device is enabled
+ * @owner: module of the driver (THIS_MODULE), named in the core's
+ *	messages; not pinned: the driver's exit unregisters the device, which
+ *	hands its connections back first
  * @dev: the device model object (/sys/class/toe/<name>); holds the last
  *	reference to this structure
  * @list: entry in the device list; protected by toe_mutex, walked under
@@ -529,15 +538,15 @@ struct toedev_stats {
  * @conn_count: connections offloaded now
  * @conns_lock: protects @conns
  * @conns: offloaded connections (&struct toe_sock.node)
- * @refcnt: references held by users other than the driver (connections,
- *	lookups that sleep); unregister_toedev() waits for it to reach 1
+ * @refcnt: one for the registration, one for each other user
+ *	(connections, lookups that sleep); unregister_toedev() drops the
+ *	registration's and waits for it to reach 0
  * @wait: woken when @refcnt drops
  * @stats: per-CPU counters
  * @rules: the offload policy rules (struct toe_rule, core-private), in
  *	order; toe_mutex for writers, RCU for the policy
  * @nr_rules: their number; toe_mutex
  * @rule_id: the last rule ID given; toe_mutex
- * @rcu: frees the structure after a grace period
  * @priv: driver private area, sized by toedev_alloc()
  */
 struct toedev {
@@ -567,7 +576,6 @@ struct toedev {
 	struct list_head	rules;
 	u32			nr_rules;
 	u32			rule_id;
-	struct rcu_head		rcu;
 	unsigned long		priv[] __aligned(NETDEV_ALIGN);
 };
 

@@ -205,8 +205,8 @@ void toe_notify(unsigned long event, struct toedev *tdev)
  * register_toedev() - make a TOE device known to the stack
  * @tdev: a device from toedev_alloc()
  *
- * Validates the ops (the required ones are open, close, connect, send and
- * handback), names the device, adds it to /sys/class/toe and notifies
+ * Validates the ops (the required ones are open, close, connect, send,
+ * handback and sk_event), names the device, adds it to /sys/class/toe and notifies
  * TOEDEV_REGISTER. The device starts disabled with no ports.
  *
  * Context: process; may sleep; takes RTNL and toe_mutex.
