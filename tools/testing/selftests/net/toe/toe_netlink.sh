@@ -237,4 +237,39 @@ print(e["name"], e["state"])' "$TMP/mon")" "$TOE down"
 [ "$RET" = 0 ] || cat "$TMP/mon" "$TMP/mon.err" >&"$TOE_STDOUT"
 log_test "netlink: toectl monitor sees one event per transition, in order"
 
+# --- a refusal ------------------------------------------------------------------------
+
+# A TCP_ULP request the device's ulp_access denies: the connection stays
+# Linux TCP's, and the events group hears of it, with why.
+hctl dev set "$TOE" ulp_access none
+check_err $? "dev set ulp_access none failed"
+ip netns exec "$H" "$TOECTL" -j monitor count 1 > "$TMP/ref" 2> "$TMP/ref.err" \
+	{TOE_STDOUT}>&- &
+mon=$!
+defer "kill $mon 2> /dev/null"
+toe_busywait 10000 grep -q monitoring "$TMP/ref.err"
+check_err $? "toectl monitor did not join the events group"
+u0=$(stat ulp_denied)
+timeout 120 ip netns exec "$P" python3 "$XFER" server 5401 --send "$MB" \
+	> "$TMP/r.s" 2>&1 &
+server=$!
+toe_wait_listen "$P" 5401 || fail "the server is not listening"
+timeout 120 ip netns exec "$H" python3 "$XFER" client 10.83.0.2 5401 \
+	--send "$MB" --ulp > "$TMP/r.c" 2>&1
+check_err $? "the client failed"
+wait "$server" && toe_xfer_ok "$TMP/r.c" "$TMP/r.s" "$MB" "$MB"
+check_err $? "bytes differ on the refused connection"
+expect "TCP_ULP toe" "$(toe_xfer_ulp "$TMP/r.c")" EPERM
+expect "ulp_denied" "$(stat ulp_denied)" $((u0 + 1))
+toe_wait_pid 30 "$mon" "toectl monitor"
+check_err $? "toectl monitor saw no event"
+expect "the refusal event" "$(python3 -c '
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][0]
+print(e["event"], e["refusal"], e["error"], e["remote"], e["dev"])' "$TMP/ref")" \
+	"refused perm 1 10.83.0.2:5401 $TOE"
+hctl dev set "$TOE" ulp_access admin
+[ "$RET" = 0 ] || cat "$TMP/ref" "$TMP/ref.err" >&"$TOE_STDOUT"
+log_test "netlink: a refused TCP_ULP request is an event, with its reason"
+
 exit "$EXIT_STATUS"
