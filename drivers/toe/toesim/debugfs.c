@@ -34,6 +34,9 @@
  *                              the core resets the connection)
  *     fail_handback_stale N    the next handback that gives bytes back
  *                              gives back N acknowledged ones too, first
+ *     fail_handback_rcv_nxt N  the next handback reports rcv_nxt N bytes
+ *                              past what the engine delivered (a driver
+ *                              bug: the core resets the connection)
  *     force_handback 1         hand every connection back (admin)
  *     handback_port PORT       hand back the connections with PORT at
  *                              either end (admin); -ENOENT if none
@@ -430,6 +433,8 @@ void toesim_debugfs_add(struct toesim_dev *sd)
 				   &sd->hw->fault_hb_lose, &toesim_fault_fops);
 	debugfs_create_file_unsafe("fail_handback_stale", 0644, sd->ddir,
 				   &sd->hw->fault_hb_stale, &toesim_fault_fops);
+	debugfs_create_file_unsafe("fail_handback_rcv_nxt", 0644, sd->ddir,
+				   &sd->hw->fault_hb_rcv_nxt, &toesim_fault_fops);
 	debugfs_create_file_unsafe("fail_rx_delay_ms", 0644, sd->ddir, sd->hw,
 				   &toesim_rx_delay_fops);
 	debugfs_create_file_unsafe("connect_delay_ms", 0644, sd->ddir,

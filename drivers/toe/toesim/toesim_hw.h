@@ -262,6 +262,9 @@ struct toesim_conn_params {
  * @fault_hb_stale: fault injection: the next handback with bytes to give
  *	back also gives this many the peer acknowledged already, in an skb
  *	ending at snd_una (allowed: the core skips them)
+ * @fault_hb_rcv_nxt: fault injection: the next handback reports a
+ *	rcv_nxt this many bytes past what the engine delivered (a driver
+ *	bug the core must catch)
  * @rx_frames: frames taken off the receive path
  * @rx_drops: frames dropped (malformed, queue full, fault injection)
  * @rx_reinjected: frames passed to Linux after a handback
@@ -316,6 +319,7 @@ struct toesim_hw {
 	u32			fault_rx_delay_ms;
 	atomic_t		fault_hb_lose;
 	atomic_t		fault_hb_stale;
+	atomic_t		fault_hb_rcv_nxt;
 	atomic64_t		rx_frames;
 	atomic64_t		rx_drops;
 	atomic64_t		rx_reinjected;

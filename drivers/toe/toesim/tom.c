@@ -383,6 +383,15 @@ static void toesim_hb_stale(struct toesim_hw *hw, struct toe_handback *hb)
 	__skb_queue_head(&hb->unacked, skb);
 }
 
+/* Fault injection (fail_handback_rcv_nxt): report more received than was
+ * delivered, as an engine that acknowledged bytes it then lost would.
+ */
+static void toesim_hb_rcv_nxt(struct toesim_hw *hw, struct toe_handback *hb)
+{
+	if (atomic_read(&hw->fault_hb_rcv_nxt))
+		hb->st.rcv_nxt += atomic_xchg(&hw->fault_hb_rcv_nxt, 0);
+}
+
 static int toesim_handback(struct toedev *tdev, struct sock *sk,
 			   enum toe_handback_reason reason,
 			   struct toe_handback *hb)
@@ -400,6 +409,7 @@ static int toesim_handback(struct toedev *tdev, struct sock *sk,
 	toesim_hw_conn_remove(conn, drain, hb);
 	toesim_hb_lose(sd->hw, hb);
 	toesim_hb_stale(sd->hw, hb);
+	toesim_hb_rcv_nxt(sd->hw, hb);
 	toe_sk_set_drv(sk, NULL);
 	sock_put(sk);
 	return 0;

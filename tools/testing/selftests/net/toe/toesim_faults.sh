@@ -355,6 +355,28 @@ expect "handback errors" "$(( $(stat handback_errors) - e0 ))" 0
 expect "knob used up" "$(counter fail_handback_stale)" 0
 log_test "fail_handback_stale: acknowledged bytes given back are skipped, stream intact"
 
+# A driver whose rcv_nxt at handback is past what it delivered has
+# acknowledged bytes the application never gets: Linux TCP taking over
+# from there would leave a hole in the stream. The core compares the
+# engine's rcv_nxt with the socket's and resets the connection instead.
+e0=$(stat handback_errors)
+expect "fail_handback_rcv_nxt 1000" "$(wr "$DBG/fail_handback_rcv_nxt" 1000)" OK
+stuck_writer rcvnxt 5218
+expect "force_handback" "$(wr "$DBG/force_handback" 1)" OK
+toe_busywait 10000 eval '[ "$(stat handback_errors)" != "$e0" ]'
+echo go >&"$go"
+exec {go}>&-
+toe_wait_pid 30 "$host"
+touch "$TMP/rcvnxt.read"
+toe_wait_pid 30 "$peer"
+check_err $? "the peer did not finish"
+expect "application" "$(tail -n 1 "$TMP/rcvnxt.c")" ECONNABORTED
+expect "peer" "$(cut -d' ' -f1 "$TMP/rcvnxt.s" | tail -n 1)" reset
+expect "handback errors" "$(( $(stat handback_errors) - e0 ))" 1
+expect "knob used up" "$(counter fail_handback_rcv_nxt)" 0
+[ "$RET" = 0 ] || { cat "$TMP/rcvnxt.c" "$TMP/rcvnxt.s"; toe_diag "$H"; } >&"$TOE_STDOUT"
+log_test "fail_handback_rcv_nxt: an engine ahead of the socket resets the connection"
+
 # close() looks the proto up before it takes the socket lock: one that
 # comes while the automatic policy's handover holds the lock (a slow
 # connect()) runs Linux TCP's close on what is offloaded by the time it
