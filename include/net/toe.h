@@ -226,7 +226,10 @@ struct toe_tcp_timing {
 
 /**
  * struct toe_handback - what an engine returns at handback
- * @st: the engine's view of the connection
+ * @st: the engine's view of the connection. Its rcv_nxt must be the
+ *	socket's once the payload delivered with toe_sk_rcv() is queued:
+ *	every byte the engine acknowledged was delivered. The core resets
+ *	the connection if not
  * @unacked: payload skbs (skb->data at the first byte) the engine still
  *	holds, in sequence order, TCP_SKB_CB(skb)->seq and ->end_seq set,
  *	covering @st.snd_una to @st.write_seq; the core gives them back to

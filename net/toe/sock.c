@@ -2267,6 +2267,16 @@ int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 	 * backlog handler comes back.
 	 */
 	__sk_flush_backlog(sk);
+	/* Every byte the engine acknowledged is on the receive queue now. An
+	 * engine ahead of the socket acknowledged bytes the application
+	 * never gets and the peer will not send again; one behind it lost
+	 * track of what it delivered. Either way the stream has a hole.
+	 */
+	if (!err && hb.st.rcv_nxt != tp->rcv_nxt) {
+		pr_warn_ratelimited("%s: rcv_nxt %u at handback, the socket's %u\n",
+				    tdev->name, hb.st.rcv_nxt, tp->rcv_nxt);
+		err = -EPROTO;
+	}
 
 	WRITE_ONCE(sk->sk_prot, ts->sk_proto);
 	WRITE_ONCE(sk->sk_socket->ops, ts->sk_ops);
