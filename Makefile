@@ -49,6 +49,7 @@ test: modules check
 
 demo: modules
 	@$(DEPS) test
+	@$(MAKE) -s -C $(TOP)/tools/toe/toectl
 	@$(TOP)/scripts/demo.sh
 
 # Not after `check`: benchmarks measure, they do not gate.

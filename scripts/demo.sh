@@ -4,8 +4,9 @@
 # make demo: boot a guest and show the project's main job there, each
 # step checked (tools/testing/selftests/net/toe/toe_demo.sh, which the
 # suite runs too): an unmodified web server's connection offloaded to
-# toesim automatically, seen by /proc/net/toe, ss and tcpdump, handed
-# back in mid-transfer, the file intact. Exits non-zero if a step fails.
+# toesim automatically, seen by toectl, /proc/net/toe, ss and tcpdump,
+# handed back in mid-transfer by toectl and seen by toectl monitor, the
+# file intact. Exits non-zero if a step fails.
 
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)

@@ -5,22 +5,22 @@
 # unmodified web server (Python's http.server) in the host namespace,
 # whose connection to a peer's curl is offloaded to toesim automatically;
 # the device and the live connection as the administrator sees them
-# (sysfs, /proc/net/toe, ss); tcpdump on the host's port seeing the
-# engine's frames both ways; the administrator's handback in the middle
-# of the download, traced (toe:toe_handback); the file arriving intact by
-# SHA-256. `make demo` runs it in a guest with its commands shown; the
+# (toectl, sysfs, /proc/net/toe, ss); tcpdump on the host's port seeing
+# the engine's frames both ways; the administrator's handback in the
+# middle of the download (toectl conn handback), seen by toectl monitor
+# and traced (toe:toe_handback); the file arriving intact by SHA-256. `make demo` runs it in a guest with its commands shown; the
 # suite runs it as one of its tests.
 
 source "$(dirname "$0")/lib.sh"
 
 toe_sim_prereq ip python3 nsenter curl tcpdump ss sha256sum
+toe_toectl
 
 H=toe-demo-h-$$
 P=toe-demo-p-$$
 TOE_DIAG_NS="$H $P"
 TMP=$(mktemp -d)
 defer rm -rf "$TMP"
-DBG=/sys/kernel/debug/toesim/0
 MB=$((1024 * 1024))
 SIZE_MB=${TOE_DEMO_MB:-48}
 TRACEFS=/sys/kernel/tracing
@@ -29,6 +29,8 @@ TRACEFS=/sys/kernel/tracing
 say() { printf '\n== %s\n' "$*"; }
 run() { printf '$ %s\n' "$*"; eval "$@"; }
 hns() { ip netns exec "$H" "$@"; }
+# toectl in the host namespace, shown as the administrator types it.
+ctl() { printf '$ toectl %s\n' "$*"; ip netns exec "$H" "$TOECTL" "$@"; }
 pns() { ip netns exec "$P" "$@"; }
 
 say "Two network namespaces, host and peer, joined by a veth pair"
@@ -46,8 +48,12 @@ check_err $? "the device is $(cat "/sys/class/toe/$TOE/state"), not up"
 log_test "demo: toesim registered a device on the host's port, enabled"
 
 say "Automatic offload: a connection that carried 1 MB goes to the engine"
-run "echo 1 > /sys/class/toe/$TOE/auto_offload"
-run "echo $MB > /sys/class/toe/$TOE/min_bytes"
+ctl dev set "$TOE" auto on min_bytes "$MB"
+check_err $? "toectl dev set failed"
+ctl dev show "$TOE"
+[ "$(cat "/sys/class/toe/$TOE/auto_offload")/$(cat "/sys/class/toe/$TOE/min_bytes")" = "1/$MB" ]
+check_err $? "sysfs does not show what toectl set"
+log_test "demo: toectl turns automatic offload on, sysfs agrees"
 
 # The server closes once the last of the file is queued, and the FIN
 # hands the connection back (teardown is Linux TCP's): the download is
@@ -79,10 +85,15 @@ curl=$!
 toe_wait_conns 1 $((30 * TOE_SLOW))
 check_err $? "the download was not offloaded"
 run "cat /sys/class/toe/$TOE/conns"
+ctl conn show
 run "nsenter --net=/run/netns/$H cat /proc/net/toe/connections"
 nsenter --net="/run/netns/$H" grep -q "^10\.82\.0\.1:8080 .* $TOE offloaded " \
 	/proc/net/toe/connections
 check_err $? "/proc/net/toe/connections does not show the server's socket"
+[ "$(hns "$TOECTL" -j conn show sport 8080 | python3 -c '
+import json, sys
+print(" ".join(c["local"] + "/" + c["dev"] for c in json.load(sys.stdin)))')" = "10.82.0.1:8080/$TOE" ]
+check_err $? "toectl conn show does not show the server's socket"
 log_test "demo: the web server's connection was offloaded automatically"
 
 say "ss sees the socket, with the toe ULP on it"
@@ -110,16 +121,31 @@ log_test "demo: tcpdump sees the offloaded connection's frames both ways"
 say "The administrator hands the connection back in mid-transfer"
 # Automatic offload off first, or the policy would offer the connection
 # to the engine again (an administrator's handback is a passing reason).
-run "echo 0 > /sys/class/toe/$TOE/auto_offload"
-run "echo 1 > $DBG/force_handback"
+# toectl monitor, in the background, prints the event.
+ctl dev set "$TOE" auto off
+hns "$TOECTL" -j monitor count 1 > "$TMP/mon" 2> "$TMP/mon.err" {TOE_STDOUT}>&- &
+mon=$!
+defer "kill $mon 2> /dev/null"
+toe_busywait 10000 grep -q monitoring "$TMP/mon.err"
+check_err $? "toectl monitor did not start"
+ctl conn handback sport 8080
+check_err $? "toectl conn handback failed"
 toe_wait_conns 0 $((30 * TOE_SLOW))
 check_err $? "the connection was not handed back"
+toe_wait_pid 30 "$mon" "toectl monitor"
+check_err $? "toectl monitor saw no event"
+run "cat $TMP/mon"
+[ "$(python3 -c '
+import json, sys
+e = json.loads(open(sys.argv[1]).readline())
+print(e["event"], e["local"], e["reason"])' "$TMP/mon")" = "handback 10.82.0.1:8080 admin" ]
+check_err $? "toectl monitor: $(cat "$TMP/mon")"
 run "grep -o 'toe_handback: .*given_back=[0-9]*' $INST/trace"
 grep -q "toe_handback: .* src=10\.82\.0\.1:8080 .* reason=admin err=0 " "$INST/trace"
 check_err $? "no toe:toe_handback event with reason admin"
 kill -0 "$curl" 2> /dev/null
 check_err $? "the download ended before the handback"
-log_test "demo: handed back in mid-transfer, traced with its reason"
+log_test "demo: toectl hands it back in mid-transfer; monitored and traced"
 
 say "Linux TCP finishes the download; the file arrives intact"
 toe_wait_pid 120 "$curl" curl
