@@ -426,6 +426,53 @@ expect "handbacks" "$(( $(stat handbacks) - hb0 ))" 1
 expect "engine connections" "$(cat "/sys/class/toe/$TOE/conns")" 0
 log_test "close() during an automatic handover: handed back, reset as in software"
 
+# An administrator who disables the device, or a driver that unregisters
+# it, while a handover is inside the engine's connect() (slow firmware:
+# connect_delay_ms, the socket locked): the change waits for the
+# handover (the core's handover semaphore) and then hands the connection
+# back like any other, instead of leaving it on a stopped engine, where
+# unregister_toedev() would wait for it for ever.
+# race NAME PORT CHANGE: an explicit handover, CHANGE while it is inside
+# connect(); sets took (ms CHANGE took).
+race() {
+	local name=$1 port=$2 change=$3 t
+
+	expect "connect_delay_ms 2000" "$(wr "$DBG/connect_delay_ms" 2000)" OK
+	xfer "$name" "$port" $((4 * MB)) --ulp &
+	local pid=$!
+	# The engine takes the delay (and zeroes the knob) as connect() starts.
+	toe_busywait $((10000 * TOE_SLOW)) eval '[ "$(counter connect_delay_ms)" = 0 ]'
+	check_err $? "$name: the handover did not reach connect()"
+	t=$(date +%s%N)
+	timeout 20 sh -c "$change"
+	check_err $? "$name: '$change' failed or hung"
+	took=$((($(date +%s%N) - t) / 1000000))
+	wait "$pid"
+	check_err $? "$name: the transfer failed"
+	expect "$name: TCP_ULP toe" "$(ulp "$name")" ok
+	check_xfer "$name" $((4 * MB))
+	check_err $? "$name: bytes differ"
+	# The delay (2 s), then a drain: not the 10 s of a wait for a reference.
+	[ "$took" -lt $((8000 * TOE_SLOW)) ]
+	check_err $? "$name: '$change' took $took ms"
+}
+ho0=$(stat handovers)
+hb0=$(stat handbacks)
+race disable 5221 "echo 0 > /sys/class/toe/$TOE/enabled"
+expect "disable: handovers" "$(( $(stat handovers) - ho0 ))" 1
+expect "disable: handbacks" "$(( $(stat handbacks) - hb0 ))" 1
+expect "disable: engine connections" "$(cat "/sys/class/toe/$TOE/conns")" 0
+echo 1 > "/sys/class/toe/$TOE/enabled"
+log_test "disable during a handover's connect(): waits, then hands it back, intact"
+
+race unregister 5222 "echo 0 > /sys/bus/toesim/del_device"
+[ ! -e "/sys/class/toe/$TOE" ]
+check_err $? "the device is still registered after del_device"
+dmesg | grep -q "waiting for $TOE to become free"
+check_fail $? "unregister_toedev() waited for a reference"
+toe_sim_up "$H" vh || fail "cannot create the toesim instance again"
+log_test "unregister during a handover's connect(): waits, then hands it back, intact"
+
 expect "shrink the table to 1" "$(wr "$DBG/table_size" 1)" OK
 expect "conn_limit follows" "$(cat "/sys/class/toe/$TOE/conn_limit")" 1
 # The first holds the slot, idle, until the second is done: nothing in
