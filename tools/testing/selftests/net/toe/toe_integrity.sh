@@ -8,8 +8,10 @@
 # included, under conntrack rules that drop what it finds INVALID; then a
 # quarter of that at MTU 9000, offloaded throughout. Both directions are
 # compared by SHA-256; the device's counters show that the transitions
-# happened and that the engine carried the data, conntrack's that it
-# tracked the connections and found none of their segments invalid.
+# happened and that the engine carried the data (at MTU 9000, the one
+# handback's toe:toe_handback event: every byte sent went through the
+# engine), conntrack's that it tracked the connections and found none of
+# their segments invalid.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -27,6 +29,14 @@ JUMBO=$((BYTES / 4))
 
 toe_load toe toesim || fail "cannot load toe, toesim"
 defer toe_unload toesim
+
+TRACEFS=/sys/kernel/tracing
+[ -d "$TRACEFS/instances" ] || TRACEFS=/sys/kernel/debug/tracing
+INST=$TRACEFS/instances/toe-int-$$
+mkdir "$INST" || fail "cannot create a tracefs instance"
+defer "rmdir $INST"
+defer "echo 0 > $INST/events/toe/toe_handback/enable"
+echo 1 > "$INST/events/toe/toe_handback/enable" || fail "no toe:toe_handback event"
 
 toe_pair "$H" "$P" 10.76.0 2001:db8:76 ||
 	fail "cannot create the namespaces and veth pair"
@@ -163,6 +173,16 @@ for fam in 4 6; do
 	[ $(($(cat "$DBG/tx_frames") - tx0)) -ge $((JUMBO >> 16)) ] &&
 		[ $(($(cat "$DBG/rx_frames") - rx0)) -ge $((JUMBO >> 16)) ]
 	check_err $? "IPv$fam, MTU 9000: the engine did not carry the data"
+	# Handed over at connect, back once, at the client's FIN: every byte
+	# it sent went through the engine, and what it had received by then
+	# (the peer sends as fast, from the same moment).
+	[ $fam = 4 ] && dst=$addr:$port || dst=[$addr]:$port
+	grep -F " dst=$dst " "$INST/trace" | grep " toe_handback: " > "$TMP/j$fam.hb"
+	tx=$(sed -n 's/.* tx_bytes=\([0-9]*\) .*/\1/p' "$TMP/j$fam.hb")
+	rx=$(sed -n 's/.* rx_bytes=\([0-9]*\) .*/\1/p' "$TMP/j$fam.hb")
+	[ "$(grep -c . "$TMP/j$fam.hb")" = 1 ] && [ "$tx" = "$JUMBO" ] &&
+		[ "$rx" -ge $((JUMBO / 2)) ]
+	check_err $? "IPv$fam, MTU 9000: not offloaded throughout: $(cat "$TMP/j$fam.hb")"
 	log_test "IPv$fam, MTU 9000: $((JUMBO >> 20)) MB each way offloaded, SHA-256 intact"
 done
 
