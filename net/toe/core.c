@@ -825,6 +825,8 @@ static void __exit toe_exit(void)
 	toe_events_exit();
 	toe_proc_exit();
 	toe_sysfs_exit();
+	/* call_rcu() callbacks are this module's code (ports, rules). */
+	rcu_barrier();
 }
 
 module_init(toe_init);
