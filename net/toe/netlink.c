@@ -13,6 +13,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cgroup.h>
 #include <linux/netdevice.h>
 #include <net/genetlink.h>
 #include <net/inet_connection_sock.h>
@@ -526,7 +527,7 @@ static int toe_nl_conn_handback_doit(struct sk_buff *skb,
 	return 0;
 }
 
-static const struct nla_policy toe_rule_add_policy[TOE_A_RULE_MIN_BYTES + 1] = {
+static const struct nla_policy toe_rule_add_policy[TOE_A_RULE_CGROUP + 1] = {
 	[TOE_A_RULE_DEV_NAME]		= TOE_NL_NAME_POLICY,
 	[TOE_A_RULE_INDEX]		= { .type = NLA_U32 },
 	[TOE_A_RULE_FAMILY]		= { .type = NLA_U8 },
@@ -543,6 +544,7 @@ static const struct nla_policy toe_rule_add_policy[TOE_A_RULE_MIN_BYTES + 1] = {
 	[TOE_A_RULE_UID]		= { .type = NLA_U32 },
 	[TOE_A_RULE_ACTION]		= NLA_POLICY_MAX(NLA_U8, TOE_RULE_SKIP),
 	[TOE_A_RULE_MIN_BYTES]		= { .type = NLA_U64 },
+	[TOE_A_RULE_CGROUP]		= NLA_POLICY_MIN(NLA_U64, 1),
 };
 
 static const struct nla_policy toe_rule_del_policy[TOE_A_RULE_ID + 1] = {
@@ -585,6 +587,11 @@ static int toe_nl_rule_fill(struct sk_buff *skb, const struct toedev *tdev,
 	    nla_put_u8(skb, TOE_A_RULE_DIR, r->dir) ||
 	    (r->has_uid && nla_put_u32(skb, TOE_A_RULE_UID,
 				       from_kuid_munged(ns, r->uid))) ||
+#ifdef CONFIG_SOCK_CGROUP_DATA
+	    (r->cgrp && nla_put_u64_64bit(skb, TOE_A_RULE_CGROUP,
+					  cgroup_id(r->cgrp),
+					  TOE_A_RULE_PAD)) ||
+#endif
 	    nla_put_u8(skb, TOE_A_RULE_ACTION, r->action) ||
 	    (r->min_bytes != U64_MAX &&
 	     nla_put_u64_64bit(skb, TOE_A_RULE_MIN_BYTES, r->min_bytes,
@@ -694,6 +701,24 @@ static int toe_nl_rule_add_doit(struct sk_buff *skb, struct genl_info *info)
 		}
 		r->has_uid = true;
 	}
+	if (tb[TOE_A_RULE_CGROUP]) {
+#ifdef CONFIG_SOCK_CGROUP_DATA
+		/* Of the caller's cgroup namespace, referenced by the rule. */
+		r->cgrp = cgroup_get_from_id(nla_get_u64(tb[TOE_A_RULE_CGROUP]));
+		if (IS_ERR(r->cgrp)) {
+			r->cgrp = NULL;
+			NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_RULE_CGROUP],
+					    "no such cgroup v2 here");
+			err = -ENOENT;
+			goto err_free;
+		}
+#else
+		NL_SET_ERR_MSG_ATTR(extack, tb[TOE_A_RULE_CGROUP],
+				    "the kernel has no socket cgroups");
+		err = -EOPNOTSUPP;
+		goto err_free;
+#endif
+	}
 	err = toe_nl_rule_prefix(tb, TOE_A_RULE_LADDR, TOE_A_RULE_LPREFIX,
 				 r->family, &r->laddr, &r->lplen, extack) ?:
 	      toe_nl_rule_prefix(tb, TOE_A_RULE_RADDR, TOE_A_RULE_RPREFIX,
@@ -765,7 +790,7 @@ err_unlock:
 	mutex_unlock(&toe_mutex);
 	nlmsg_free(msg);
 err_free:
-	kfree(r);
+	toe_rule_free(r);
 	return err;
 }
 
@@ -794,7 +819,7 @@ static int toe_nl_rule_del_doit(struct sk_buff *skb, struct genl_info *info)
 			list_del_rcu(&r->node);
 			tdev->nr_rules--;
 			toe_rules_gen++;
-			kfree_rcu(r, rcu);
+			toe_rule_free_rcu(r);
 			err = 0;
 			break;
 		}

@@ -29,6 +29,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cgroup.h>
 #include <linux/inetdevice.h>
 #include <linux/slab.h>
 #include <linux/tracepoint.h>
@@ -98,8 +99,7 @@ static bool toe_prefix_match(const struct in6_addr *a,
 	return ipv6_prefix_equal(a, prefix, plen);
 }
 
-static bool toe_rule_match(const struct toe_rule *r, const struct sock *sk,
-			   u8 dir)
+static bool toe_rule_match(const struct toe_rule *r, struct sock *sk, u8 dir)
 {
 	const struct inet_sock *inet = inet_sk(sk);
 	struct in6_addr l = {}, rem = {};
@@ -129,6 +129,14 @@ static bool toe_rule_match(const struct toe_rule *r, const struct sock *sk,
 	 */
 	if (r->has_uid && !uid_eq(sk->sk_uid, r->uid))
 		return false;
+#ifdef CONFIG_SOCK_CGROUP_DATA
+	/* The cgroup the socket was created in (its listener's, for a
+	 * connection accepted), as nft's "socket cgroupv2" sees it.
+	 */
+	if (r->cgrp &&
+	    !cgroup_is_descendant(sock_cgroup_ptr(&sk->sk_cgrp_data), r->cgrp))
+		return false;
+#endif
 	if (r->net_cookie != sock_net(sk)->net_cookie)
 		return false;
 	return lport >= r->lport[0] && lport <= r->lport[1] &&
@@ -178,9 +186,32 @@ void toe_rules_flush(struct toedev *tdev, const struct net *net)
 			continue;
 		list_del_rcu(&r->node);
 		tdev->nr_rules--;
-		kfree_rcu(r, rcu);
+		toe_rule_free_rcu(r);
 	}
 	toe_rules_gen++;
+}
+
+/* A rule no reader can see: not added, or after a grace period. */
+void toe_rule_free(struct toe_rule *r)
+{
+#ifdef CONFIG_SOCK_CGROUP_DATA
+	if (r->cgrp)
+		cgroup_put(r->cgrp);
+#endif
+	kfree(r);
+}
+
+static void toe_rule_free_cb(struct rcu_head *head)
+{
+	toe_rule_free(container_of(head, struct toe_rule, rcu));
+}
+
+/* A rule taken off its list, once the policy's readers are done with it.
+ * The callback is this module's: toe_exit() waits for it (rcu_barrier()).
+ */
+void toe_rule_free_rcu(struct toe_rule *r)
+{
+	call_rcu(&r->rcu, toe_rule_free_cb);
 }
 
 static void toe_watch_fn(struct work_struct *work)

@@ -201,6 +201,8 @@ static inline void toedev_stat_inc(struct toedev *tdev, enum toedev_stat idx)
  *	it matches (and where it is listed and deleted)
  * @has_uid: match the socket's owner against @uid
  * @uid: the owner
+ * @cgrp: match sockets of this cgroup v2 or below it (a reference, put
+ *	with the rule); NULL for any
  * @action: &enum toe_rule_action
  * @min_bytes: bytes before the handover; U64_MAX for the device's
  * @hits: connections the rule decided
@@ -220,6 +222,7 @@ struct toe_rule {
 	u64			net_cookie;
 	bool			has_uid;
 	kuid_t			uid;
+	struct cgroup		*cgrp;
 	u8			action;
 	u64			min_bytes;
 	atomic64_t		hits;
@@ -234,6 +237,8 @@ enum {
 };
 
 void toe_rules_flush(struct toedev *tdev, const struct net *net);
+void toe_rule_free(struct toe_rule *r);
+void toe_rule_free_rcu(struct toe_rule *r);
 extern unsigned int toe_rules_gen;
 
 /**

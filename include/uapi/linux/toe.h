@@ -266,6 +266,9 @@ enum {
 	TOE_A_RULE_ACTION,		/* u8: enum toe_rule_action */
 	TOE_A_RULE_MIN_BYTES,		/* u64: bytes before the handover */
 	TOE_A_RULE_HITS,		/* u64: connections it decided */
+	TOE_A_RULE_CGROUP,		/* u64: cgroup v2 ID: the socket's
+					 * cgroup is it or below it
+					 */
 
 	__TOE_A_RULE_MAX,
 	TOE_A_RULE_MAX = __TOE_A_RULE_MAX - 1

@@ -42,6 +42,10 @@ _toectl()
 		COMPREPLY=($(compgen -W "ipv4 ipv6" -- "$cur"))
 		return
 		;;
+	cgroup)
+		COMPREPLY=($(compgen -d -- "$cur"))
+		return
+		;;
 	dir)
 		COMPREPLY=($(compgen -W "active passive" -- "$cur"))
 		return
@@ -82,7 +86,7 @@ _toectl()
 	policy:)
 		COMPREPLY=($(compgen -W "show add del" -- "$cur")) ;;
 	policy:add)
-		COMPREPLY=($(compgen -W "dev index family local remote lport rport dir uid action min_bytes" -- "$cur")) ;;
+		COMPREPLY=($(compgen -W "dev index family local remote lport rport dir uid cgroup action min_bytes" -- "$cur")) ;;
 	policy:*)
 		COMPREPLY=($(compgen -W "dev id" -- "$cur")) ;;
 	monitor:*)

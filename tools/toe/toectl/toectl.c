@@ -18,6 +18,7 @@
  *   toectl policy add dev DEV [index N] [family { ipv4 | ipv6 }]
  *                 [local PREFIX] [remote PREFIX] [lport N[-M]] [rport N[-M]]
  *                 [dir { active | passive }] [uid N]
+ *                 [cgroup { PATH | ID }]
  *                 action { offload [min_bytes N] | skip }
  *   toectl policy del dev DEV [id N]
  *   toectl [-j] monitor [count N]
@@ -25,8 +26,10 @@
  * Exit status: 0; 1 for a usage error; 2 when the kernel refused.
  */
 
+#define _GNU_SOURCE	/* name_to_handle_at() */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -35,11 +38,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
 #include <linux/toe.h>
 
@@ -270,6 +275,7 @@ static void usage(void)
 		"       %s policy add dev DEV [index N] [family { ipv4 | ipv6 }]\n"
 		"              [local PREFIX] [remote PREFIX] [lport N[-M]] [rport N[-M]]\n"
 		"              [dir { active | passive }] [uid N]\n"
+		"              [cgroup { PATH | ID }]\n"
 		"              action { offload [min_bytes N] | skip }\n"
 		"       %s policy del dev DEV [id N]\n"
 		"       %s [-j] monitor [count N]\n",
@@ -743,6 +749,32 @@ static unsigned long long number(const char *what, const char *s,
 	return v;
 }
 
+/* A cgroup v2, by its ID or by its directory: the ID is the directory's
+ * file handle (as systemd and bpftool find it).
+ */
+static unsigned long long cgroup_arg(const char *s)
+{
+	struct {
+		struct file_handle fh;
+		unsigned long long id;
+	} h = { .fh.handle_bytes = sizeof(h.id) };
+	struct statfs st;
+	int mount_id;
+
+	if (!s)
+		usage();
+	if (*s >= '0' && *s <= '9')
+		return number("cgroup", s, ULLONG_MAX);
+	if (statfs(s, &st) || st.f_type != CGROUP2_SUPER_MAGIC ||
+	    name_to_handle_at(AT_FDCWD, s, &h.fh, &mount_id, 0) ||
+	    h.fh.handle_bytes != sizeof(h.id)) {
+		fprintf(stderr, "%s: cgroup: not a cgroup v2 directory: '%s'\n",
+			prog, s);
+		exit(1);
+	}
+	return h.id;
+}
+
 static bool onoff(const char *what, const char *s)
 {
 	if (matches(s, "on"))
@@ -960,6 +992,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		jstr("dir", dir);
 		if (a.tb[TOE_A_RULE_UID])
 			ju64("uid", get_uint(a.tb[TOE_A_RULE_UID]));
+		if (a.tb[TOE_A_RULE_CGROUP])
+			ju64("cgroup", get_uint(a.tb[TOE_A_RULE_CGROUP]));
 		jstr("action", action);
 		if (a.tb[TOE_A_RULE_MIN_BYTES])
 			ju64("min_bytes", get_uint(a.tb[TOE_A_RULE_MIN_BYTES]));
@@ -983,6 +1017,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		hkv("dir", "%s", dir);
 	if (a.tb[TOE_A_RULE_UID])
 		hkv("uid", "%llu", get_uint(a.tb[TOE_A_RULE_UID]));
+	if (a.tb[TOE_A_RULE_CGROUP])
+		hkv("cgroup", "%llu", get_uint(a.tb[TOE_A_RULE_CGROUP]));
 	hkv("action", "%s", action);
 	if (a.tb[TOE_A_RULE_MIN_BYTES])
 		hkv("min_bytes", "%llu", get_uint(a.tb[TOE_A_RULE_MIN_BYTES]));
@@ -1089,6 +1125,8 @@ static int do_policy(int argc, char **argv)
 		} else if (matches(k, "uid")) {
 			mnl_attr_put_u32(nlh, TOE_A_RULE_UID,
 					 number(k, v, UINT32_MAX));
+		} else if (matches(k, "cgroup")) {
+			mnl_attr_put_u64(nlh, TOE_A_RULE_CGROUP, cgroup_arg(v));
 		} else if (matches(k, "action")) {
 			x = lookup(action_names, ARRAY_SIZE(action_names), v);
 			if (x < 0)

@@ -5,7 +5,7 @@
 # rule-* operations): a rule set that offloads some ports and not others,
 # connections this host opens and connections it accepts, over IPv4 and
 # IPv6, with a catch-all; then the direction alone, the owner of an
-# accepted connection, and a remote prefix. The device's own min_bytes
+# accepted connection, a remote prefix, and the socket's cgroup. The device's own min_bytes
 # is more than any transfer here: a connection offloaded was offloaded by
 # its rule's min_bytes. Each connection is seen offloaded or not by the
 # device's auto_offloads counter, each rule's hits counted, every transfer
@@ -48,10 +48,11 @@ expect() {
 # xfer NAME {active|passive} ADDR PORT: 2 MB each way at 1 MB/s (the
 # policy looks every 100 ms: it sees the connection established, and
 # past a rule's 1 MB); active, this host connects to the peer's server;
-# passive, the peer connects to ours (run by setpriv $AS if set). Prints
-# "offloaded" or "software", by the device's auto_offloads.
+# passive, the peer connects to ours (run by setpriv $AS if set, in the
+# cgroup v2 directory $CG_RUN if set). Prints "offloaded" or "software",
+# by the device's auto_offloads.
 xfer() {
-	local name=$1 dir=$2 addr=$3 port=$4 six= a0 srv cli sns cns as=()
+	local name=$1 dir=$2 addr=$3 port=$4 six= a0 srv cli sns cns as=() cg=()
 
 	case $addr in *:*) six=--v6 ;; esac
 	if [ "$dir" = active ]; then
@@ -59,9 +60,12 @@ xfer() {
 	else
 		sns=$H cns=$P
 		[ -n "${AS:-}" ] && as=(setpriv $AS)
+		# Before ip netns exec, which mounts a /sys of its own.
+		[ -n "${CG_RUN:-}" ] &&
+			cg=(sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG_RUN")
 	fi
 	a0=$(stat auto_offloads)
-	timeout 60 ip netns exec "$sns" "${as[@]}" python3 "$XFER" server "$port" $six \
+	"${cg[@]}" timeout 60 ip netns exec "$sns" "${as[@]}" python3 "$XFER" server "$port" $six \
 		--send $((2 * MB)) --rate $MB --late-shutdown > "$TMP/$name.s" 2>&1 &
 	srv=$!
 	toe_wait_listen "$sns" "$port" || return 1
@@ -182,5 +186,38 @@ hctl policy del dev "$TOE" id 9
 check_err $? "policy del id 9 failed"
 expect "rules after a delete" "$(hctl -j policy show | python3 -c 'import json, sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)))')" "8 10 11"
 log_test "rules: bad ones refused with the kernel's message, nothing added"
+
+# --- the socket's cgroup -----------------------------------------------------------
+
+# A server started in a cgroup below the rule's is offloaded by it; one in
+# the root cgroup goes on to the next rule. The rule takes the cgroup by
+# its directory (toectl finds its ID) and shows the ID.
+CG=$TMP/cg
+if ! mkdir "$CG" || ! mount -t cgroup2 none "$CG"; then
+	log_skip "rules: the socket's cgroup v2" "cannot mount cgroup2"
+	exit "$EXIT_STATUS"
+fi
+defer "umount $CG"
+mkdir -p "$CG/toe-rul-$$/srv" || fail "cannot create a cgroup"
+defer "rmdir $CG/toe-rul-$$/srv $CG/toe-rul-$$"
+hctl policy del dev "$TOE"
+hctl policy add dev "$TOE" dir passive cgroup "$CG/toe-rul-$$" action offload \
+	min_bytes 0 > "$TMP/rcg" &&
+	hctl policy add dev "$TOE" dir passive action skip > /dev/null
+check_err $? "policy add with a cgroup failed"
+grep -q "^$TOE rule 12 index 0: dir passive cgroup [1-9][0-9]* action offload min_bytes 0 hits 0$" "$TMP/rcg"
+check_err $? "policy add's reply: $(cat "$TMP/rcg")"
+expect "passive, served from a cgroup below the rule's (offload)" \
+	"$(CG_RUN=$CG/toe-rul-$$/srv xfer l4 passive 10.84.0.1 5512)" offloaded
+expect "passive, served from the root cgroup (skip)" \
+	"$(xfer m4 passive 10.84.0.1 5513)" software
+expect "hits" "$(hits 12) $(hits 13)" "1 1"
+refused "a cgroup that is not there" "no such cgroup v2 here" \
+	add dev "$TOE" cgroup 4000000000 action skip
+hctl policy add dev "$TOE" cgroup "$TMP" action skip 2> "$TMP/err"
+expect "a directory that is not a cgroup: exit" $? 1
+grep -q "not a cgroup v2 directory" "$TMP/err"
+check_err $? "a directory that is not a cgroup: $(cat "$TMP/err")"
+log_test "rules: the socket's cgroup v2, or one above it"
 
 exit "$EXIT_STATUS"
