@@ -305,7 +305,10 @@ log_test "ss -K on an offloaded connection: the engine lets go, peer reset"
 
 # The engine signs nothing and has no repair mode: both are refused at
 # handover (EOPNOTSUPP), and the connections work on in software, the
-# MD5 one with every segment signed (the peer drops unsigned ones).
+# MD5 one with every segment signed (the peer drops unsigned ones). A key
+# set on a connection already offloaded hands it back before it applies:
+# the peer, which takes the key once the unsigned first 64 KB are in,
+# drops whatever is not signed from then on, so nothing unsigned may go.
 cat > "$TMP/md5.py" <<'PY'
 import hashlib, os, socket, struct, sys, threading
 TCP_MD5SIG, TCP_REPAIR, TCP_ULP = 14, 19, 31
@@ -321,14 +324,51 @@ def echo(c):
             break
         c.sendall(b)
     c.close()
-def serve(port, key):
+def serve(port, key, late=False):
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if key:
         md5(ls, "10.73.0.1")
     ls.bind(("0.0.0.0", port))
     ls.listen(1)
-    echo(ls.accept()[0])
+    c = ls.accept()[0]
+    if late:
+        first = b""
+        while len(first) < 65536:
+            b = c.recv(65536 - len(first))
+            if not b:
+                return
+            first += b
+        md5(c, "10.73.0.1")
+        c.sendall(first)
+    echo(c)
+def offloaded(s):
+    me = "%s:%d " % s.getsockname()
+    return any(l.startswith(me) and " offloaded " in l
+               for l in open("/proc/net/toe/connections"))
+def late_key(port):
+    s = socket.socket()
+    s.connect(("10.73.0.2", port))
+    s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"toe")
+    data = os.urandom(1 << 20)
+    s.sendall(data[:65536])
+    before = offloaded(s)
+    md5(s, "10.73.0.2")
+    after = offloaded(s)
+    t = threading.Thread(target=s.sendall, args=(data[65536:],))
+    t.start()
+    got = b""
+    s.settimeout(60)
+    while len(got) < len(data):
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    t.join()
+    s.close()
+    print(port, "offloaded" if before else "software",
+          "then offloaded" if after else "then back",
+          "intact" if got == data else "%d bytes" % len(got))
 def client(port, key, repair):
     s = socket.socket()
     if key:
@@ -358,18 +398,21 @@ def client(port, key, repair):
     print(port, ulp, "intact" if got == data else "%d bytes" % len(got))
 if sys.argv[1] == "server":
     ts = [threading.Thread(target=serve, args=(5017, True)),
-          threading.Thread(target=serve, args=(5018, False))]
+          threading.Thread(target=serve, args=(5018, False)),
+          threading.Thread(target=serve, args=(5019, False, True))]
     [t.start() for t in ts]
     print("listening", flush=True)
     [t.join() for t in ts]
 else:
     client(5017, True, False)
     client(5018, False, True)
+    late_key(5019)
 PY
 timeout 120 ip netns exec "$P" python3 "$TMP/md5.py" server > "$TMP/md5.s" 2>&1 &
 mpid=$!
 for _ in 1 2 3 4 5 6; do
-	toe_wait_listen "$P" 5018 && toe_wait_listen "$P" 5017 && break
+	toe_wait_listen "$P" 5018 && toe_wait_listen "$P" 5017 &&
+		toe_wait_listen "$P" 5019 && break
 done
 check_err $? "the MD5 and repair peers do not listen"
 timeout 100 ip netns exec "$H" python3 "$TMP/md5.py" client > "$TMP/md5.c" 2>&1
@@ -377,9 +420,10 @@ check_err $? "the MD5 and repair clients failed: $(tail -n 3 "$TMP/md5.c")"
 wait "$mpid"
 check_err $? "the MD5 and repair peers failed: $(tail -n 3 "$TMP/md5.s")"
 [ "$(cat "$TMP/md5.c")" = "5017 Operation not supported intact
-5018 Operation not supported intact" ]
+5018 Operation not supported intact
+5019 offloaded then back intact" ]
 check_err $? "TCP-MD5 and TCP_REPAIR: $(cat "$TMP/md5.c")"
-log_test "TCP-MD5 and TCP_REPAIR sockets: refused at handover, intact in software"
+log_test "TCP-MD5 and TCP_REPAIR: refused at handover, a key set later hands back; intact"
 
 # --- offload refused: device disabled ----------------------------------------
 
