@@ -106,7 +106,9 @@ say "tcpdump on the host's port sees the engine's frames, both ways"
 run "ip netns exec $H timeout -s INT 2 tcpdump -nn -l -i vh tcp port 8080 > $TMP/dump 2> $TMP/dump.err"
 out=$(grep -c "IP 10\.82\.0\.1\.8080 > " "$TMP/dump")
 in=$(grep -c " > 10\.82\.0\.1\.8080: " "$TMP/dump")
-bytes=$(awk '/IP 10\.82\.0\.1\.8080 > / { n += $NF } END { print n + 0 }' "$TMP/dump")
+# "length N" is not the last field: tcpdump decodes port 8080 as HTTP.
+bytes=$(awk '/IP 10\.82\.0\.1\.8080 > / && match($0, /length [0-9]+/) {
+	n += substr($0, RSTART + 7, RLENGTH - 7) } END { print n + 0 }' "$TMP/dump")
 run "tail -n 1 $TMP/dump.err"
 printf '%s frames from the server (%s bytes of payload), %s to it\n' "$out" "$bytes" "$in"
 # Two seconds at 4 MB/s are 8 MB; an eighth of that leaves room for what
