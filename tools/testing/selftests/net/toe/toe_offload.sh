@@ -342,6 +342,21 @@ def serve(port, key, late=False):
         md5(c, "10.73.0.1")
         c.sendall(first)
     echo(c)
+# exchange(s, data, sent): send data[sent:], read the echo of all of
+# data, close; "intact" or how many bytes came back.
+def exchange(s, data, sent):
+    t = threading.Thread(target=s.sendall, args=(data[sent:],))
+    t.start()
+    got = b""
+    s.settimeout(60)
+    while len(got) < len(data):
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    t.join()
+    s.close()
+    return "intact" if got == data else "%d bytes" % len(got)
 def offloaded(s):
     me = "%s:%d " % s.getsockname()
     return any(l.startswith(me) and " offloaded " in l
@@ -355,20 +370,9 @@ def late_key(port):
     before = offloaded(s)
     md5(s, "10.73.0.2")
     after = offloaded(s)
-    t = threading.Thread(target=s.sendall, args=(data[65536:],))
-    t.start()
-    got = b""
-    s.settimeout(60)
-    while len(got) < len(data):
-        b = s.recv(65536)
-        if not b:
-            break
-        got += b
-    t.join()
-    s.close()
     print(port, "offloaded" if before else "software",
           "then offloaded" if after else "then back",
-          "intact" if got == data else "%d bytes" % len(got))
+          exchange(s, data, 65536))
 def client(port, key, repair):
     s = socket.socket()
     if key:
@@ -383,19 +387,7 @@ def client(port, key, repair):
         ulp = os.strerror(e.errno)
     if repair:
         s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 0)
-    data = os.urandom(1 << 20)
-    t = threading.Thread(target=s.sendall, args=(data,))
-    t.start()
-    got = b""
-    s.settimeout(30)
-    while len(got) < len(data):
-        b = s.recv(65536)
-        if not b:
-            break
-        got += b
-    t.join()
-    s.close()
-    print(port, ulp, "intact" if got == data else "%d bytes" % len(got))
+    print(port, ulp, exchange(s, os.urandom(1 << 20), 0))
 if sys.argv[1] == "server":
     ts = [threading.Thread(target=serve, args=(5017, True)),
           threading.Thread(target=serve, args=(5018, False)),
