@@ -20,12 +20,13 @@
  * takes its socket's lock alone.
  * Lookups on hot paths (net_device -> toedev) are RCU only.
  *
- * Who owns an skb, for every op and helper: one given to the driver
- * (&toedev_ops.send, &toe_handover.unacked once connect() returns 0) is
- * the driver's from then on, whatever the op returns; one given to the
- * core (toe_sk_rcv(), the lists of &struct toe_handback) is the core's
- * once the call returns 0, and stays the caller's on an error; the taps
- * (toe_tap_tx(), toe_tap_rx()) only look at it.
+ * Who owns an skb, for every op and helper: one given to &toedev_ops.send
+ * is the driver's whatever it returns; those of &toe_handover.unacked
+ * are the driver's once connect() returns 0 and stay the core's if it
+ * fails; toe_sk_rcv() takes its skb when it returns 0 and leaves it to
+ * the caller on an error; the lists of &struct toe_handback are the
+ * core's once handback() returns, whatever it returns; the taps
+ * (toe_tap_tx(), toe_tap_rx()) only look.
  */
 #ifndef _NET_TOE_H
 #define _NET_TOE_H
@@ -340,8 +341,9 @@ struct toe_handback {
  *	@hb->st.snd_una to @hb->st.write_seq the engine still holds goes to
  *	@hb->unacked; frames of the connection it received but did not
  *	process (a FIN or a RST: teardown is Linux TCP's) go to
- *	@hb->frames. After it returns the engine sends nothing for @sk and
- *	steers no frame to it. Required.
+ *	@hb->frames. After it returns the engine sends nothing for @sk,
+ *	steers no frame to it and calls toe_sk_rcv() for it no more;
+ *	@hb->st.rcv_nxt covers exactly the bytes toe_sk_rcv() took. Required.
  *	Context and locks: process; socket locked; may sleep.
  *	Return value: 0, or a negative errno if the state is lost (the core
  *	then resets the connection).

@@ -2221,7 +2221,9 @@ static bool toe_frames_rst(struct sk_buff_head *frames)
  * @reason: why
  *
  * Context: process; socket locked; may sleep.
- * Return: 0, or the engine's error (the connection is then reset).
+ * Return: 0, or the engine's error or the core's (-EPROTO: the state it
+ * gave back does not fit the socket's; -ENOMEM); the connection is then
+ * reset.
  */
 int toe_sk_handback_locked(struct sock *sk, enum toe_handback_reason reason)
 {

@@ -555,14 +555,16 @@ toe_wait_carried() {
 
 # toe_capture_start NS IFACE FILE FILTER...: tcpdump on IFACE in NS into
 # FILE, returning once it captures (tcpdump writes the pcap header after
-# its filter is attached); its pid in TOE_CAPTURE. Fails the test if the
+# its filter is attached), each frame written as it comes (without
+# --immediate-mode, libpcap holds frames up to a second); its pid in
+# TOE_CAPTURE. Fails the test if the
 # capture never starts.
 toe_capture_start() {
 	local ns=$1 dev=$2 file=$3
 
 	shift 3
 	rm -f "$file"
-	ip netns exec "$ns" tcpdump -U -n -i "$dev" -w "$file" "$@" \
+	ip netns exec "$ns" tcpdump --immediate-mode -U -n -i "$dev" -w "$file" "$@" \
 		> /dev/null 2>&1 {TOE_STDOUT}>&- &
 	TOE_CAPTURE=$!
 	defer "kill $TOE_CAPTURE 2> /dev/null"

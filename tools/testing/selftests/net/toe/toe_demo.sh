@@ -103,7 +103,7 @@ check_err $? "ss does not show the toe ULP"
 log_test "demo: ss -ti shows the offloaded socket and its ULP"
 
 say "tcpdump on the host's port sees the engine's frames, both ways"
-run "ip netns exec $H timeout -s INT 2 tcpdump -nn -l -i vh tcp port 8080 > $TMP/dump 2> $TMP/dump.err"
+run "ip netns exec $H timeout -s INT 2 tcpdump --immediate-mode -nn -l -i vh tcp port 8080 > $TMP/dump 2> $TMP/dump.err"
 out=$(grep -c "IP 10\.82\.0\.1\.8080 > " "$TMP/dump")
 in=$(grep -c " > 10\.82\.0\.1\.8080: " "$TMP/dump")
 # "length N" is not the last field: tcpdump decodes port 8080 as HTTP.
